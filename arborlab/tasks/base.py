@@ -38,6 +38,11 @@ STYLES = ("direct", "cot", "search")
 SEARCH_ORDERS = ("dfs", "bfs", "best-first")
 
 
+def problem_rng(task_name: str, seed: int, index: int) -> random.Random:
+    """The random stream of problem `index` under `seed`, so any one problem can be remade alone."""
+    return random.Random(f"{task_name}:{seed}:{index}")
+
+
 @dataclass(frozen=True)
 class Knob:
     """One difficulty knob: a typed default, allowed values, and a one-line help.
@@ -154,7 +159,7 @@ class Task(ABC):
         """`n` problems; problem i depends only on (task, seed, i), so any slice is reproducible."""
         chosen = self.difficulty(difficulty)
         for index in range(n):
-            yield self.generate(random.Random(f"{self.name}:{seed}:{index}"), chosen, solvable)
+            yield self.generate(problem_rng(self.name, seed, index), chosen, solvable)
 
     @abstractmethod
     def validate_problem(self, problem: Mapping[str, Any]) -> Problem:

@@ -229,8 +229,8 @@ class Countdown(Task):
         use_all = problem.get("use_all", True)
         if not isinstance(numbers, list) or not numbers or not all(type(x) is int and x >= 0 for x in numbers):
             raise ArborError("countdown field 'numbers' must be a non-empty list of non-negative integers.")
-        if len(numbers) > 8:
-            raise ArborError(f"countdown field 'numbers' may hold at most 8 numbers, got {len(numbers)}.")
+        if len(numbers) > 6:
+            raise ArborError(f"countdown field 'numbers' may hold at most 6 numbers, got {len(numbers)}.")
         if type(target) is not int:
             raise ArborError("countdown field 'target' must be an integer.")
         if not isinstance(use_all, bool):

@@ -1,0 +1,151 @@
+"""The `arbor` command line. Each command is a thin shell over the Python API of the same name."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arborlab.errors import ArborError
+from arborlab.render import render_trace
+
+app = typer.Typer(help="arborlab: find out how reasoning language models reason.", no_args_is_help=True, add_completion=False)
+tasks_app = typer.Typer(help="Tasks with exact verifiers, step checkers and trace writers.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+err_console = Console(stderr=True)
+
+STYLE_HELP = "trace style: direct (answer only), cot (shortest chain of thought) or search (with backtracking)"
+ORDER_HELP = "search order for --style search: dfs, bfs or best-first"
+DIFFICULTY_HELP = "a difficulty knob as KEY=VALUE; repeat for several (see 'arbor tasks list')"
+
+
+def parse_difficulty(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE strings into a dict (values stay strings; each task's knobs parse them)."""
+    chosen = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ArborError(f"--difficulty takes KEY=VALUE, got '{pair}'.")
+        chosen[key.strip()] = value.strip()
+    return chosen
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Show every task with its difficulty knobs and their defaults."""
+    from arborlab.tasks import get_task, task_names
+
+    table = Table(title="arborlab tasks", show_lines=True)
+    table.add_column("task", style="bold cyan")
+    table.add_column("what it is")
+    table.add_column("knobs (default; allowed)")
+    table.add_column("search orders")
+    for name in task_names():
+        task = get_task(name)
+        knobs = "\n".join(f"{k.name} = {json.dumps(k.default)}  ({k.allowed()}): {k.help}" for k in task.knobs)
+        table.add_row(name, task.summary, knobs or "-", ", ".join(task.search_orders))
+    console.print(table)
+
+
+@tasks_app.command("sample")
+def tasks_sample(
+    task_name: str = typer.Argument(..., metavar="TASK"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP),
+    style: str = typer.Option("cot", help=STYLE_HELP),
+    order: str = typer.Option("dfs", help=ORDER_HELP),
+    n: int = typer.Option(3, "--n", help="how many problems"),
+    seed: int = typer.Option(0, help="random seed"),
+    unsolvable: bool = typer.Option(False, help="draw problems that have no solution"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON lines instead of a pretty view"),
+) -> None:
+    """Print sample problems with their traces, each step checked, and the verdict."""
+    from arborlab.tasks import get_task
+
+    task = get_task(task_name)
+    if n < 1:
+        raise ArborError(f"--n must be at least 1, got {n}.")
+    for index, problem in enumerate(task.problems(n, seed, parse_difficulty(difficulty), solvable=not unsolvable)):
+        trace = task.trace(problem, style, order)
+        if as_json:
+            print(json.dumps({"problem": problem, "prompt": task.prompt(problem), "completion": trace}))
+        else:
+            console.print(render_trace(task, problem, trace, title=f"{task_name} #{index} ({style})"))
+
+
+@tasks_app.command("make-dataset")
+def tasks_make_dataset(
+    task_name: str = typer.Argument(..., metavar="TASK"),
+    n: int = typer.Option(..., "--n", help="number of distinct problems over all splits"),
+    style: str = typer.Option(..., help=STYLE_HELP),
+    out: Path = typer.Option(..., help="output folder for train/val/test.parquet"),
+    order: str = typer.Option("dfs", help=ORDER_HELP),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP),
+    seed: int = typer.Option(0, help="random seed"),
+    unsolvable: bool = typer.Option(False, help="only problems that have no solution"),
+    overwrite: bool = typer.Option(False, help="replace an existing output folder"),
+    workers: Optional[int] = typer.Option(None, help="worker processes (default: one per core)"),
+) -> None:
+    """Write train/val/test Parquet files, split by canonical problem hash."""
+    from arborlab.data import make_dataset
+
+    counts = make_dataset(
+        task_name, n, style, out, seed, parse_difficulty(difficulty), order, not unsolvable, overwrite, workers
+    )
+    summary = ", ".join(f"{split} {count}" for split, count in counts.items())
+    console.print(f"wrote {out}/{{train,val,test}}.parquet: {summary}")
+
+
+@tasks_app.command("score")
+def tasks_score(
+    task_name: str = typer.Argument(..., metavar="TASK"),
+    file: Path = typer.Argument(..., metavar="FILE.jsonl", help='lines {"problem": {...}, "answer": "..."}; - for stdin'),
+    out: Optional[Path] = typer.Option(None, help="write verdicts here instead of standard output"),
+) -> None:
+    """Grade answers with the task's exact verifier: one JSON verdict per input line."""
+    from arborlab.io import atomic_file
+    from arborlab.score import score_lines
+    from arborlab.tasks import get_task
+
+    task = get_task(task_name)
+    if str(file) != "-" and not file.is_file():
+        raise ArborError(f"{file} is not a file.")
+    stream = sys.stdin if str(file) == "-" else open(file, encoding="utf-8", errors="replace")
+    correct = total = 0
+    with stream, (atomic_file(out) if out else nullcontext(sys.stdout)) as sink:
+        for verdict in score_lines(task, stream):
+            correct, total = correct + verdict["correct"], total + 1
+            sink.write(json.dumps(verdict) + "\n")
+    share = f" ({correct / total:.1%})" if total else ""
+    err_console.print(f"{correct} of {total} correct{share}")
+
+
+@app.command("demo")
+def demo(
+    task_name: str = typer.Option("countdown", "--task", help="task to demonstrate"),
+    out: Path = typer.Option(Path("runs/demo"), help="run folder to write"),
+    quick: bool = typer.Option(False, help="a short version (what the tests run)"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """The main job: the whole path on one task, on embedded defaults."""
+    from arborlab.demo import run_demo
+
+    run_demo(task_name, out, quick=quick, seed=seed, console=console)
+
+
+def main() -> None:
+    """Entry point: user errors become one red sentence and exit code 1, with no traceback."""
+    try:
+        app()
+    except ArborError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
