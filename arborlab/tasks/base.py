@@ -236,7 +236,16 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str) -> Task:
-    """A fresh instance of the task called `name`; an `ArborError` listing the known ones if none."""
+    """A fresh instance of the task called `name` (``rg:DATASET`` for reasoning-gym's datasets).
+
+    Raises an `ArborError` listing the known tasks when there is none of that name.
+    """
+    if name.startswith("rg:"):
+        from arborlab.tasks.reasoning_gym import reasoning_gym_task
+
+        return reasoning_gym_task(name)
     if name not in _REGISTRY:
-        raise ArborError(f"unknown task '{name}'; known tasks: {', '.join(task_names())}.")
+        raise ArborError(
+            f"unknown task '{name}'; known tasks: {', '.join(task_names())} (and rg:NAME for reasoning-gym's datasets)."
+        )
     return _REGISTRY[name]()
