@@ -246,7 +246,12 @@ class Countdown(Task):
         return f"numbers {' '.join(map(str, problem['numbers']))} target {problem['target']}{rule}"
 
     def solve(self, problem: Problem) -> str | None:
-        return rational_solution(problem["numbers"], problem["target"], problem.get("use_all", True))
+        """An integer-step solution when there is one (fast), else a rational one, else None."""
+        numbers, target, use_all = problem["numbers"], problem["target"], problem.get("use_all", True)
+        root = _Node.start(numbers)
+        if integer_solvable(root.state, target, use_all):
+            return _solution_path(root, target, use_all)[-1].answer(target)
+        return rational_solution(numbers, target, use_all)
 
     def verify(self, problem: Problem, answer: str) -> Verdict:
         text = answer_text(answer)
@@ -285,7 +290,7 @@ class Countdown(Task):
         numbers, target, use_all = problem["numbers"], problem["target"], problem.get("use_all", True)
         root = _Node.start(numbers)
         if style == "cot" and integer_solvable(root.state, target, use_all):
-            path = _shortest_path(root, target, use_all)
+            path = _solution_path(root, target, use_all)
             return [node.step_line(target) for node in path[1:]], path[-1].answer(target)
         search = {"dfs": _depth_first, "bfs": _breadth_first, "best-first": _best_first}[order]
         steps: list[str] = []
@@ -377,7 +382,21 @@ class _Node:
         return self.expressions[self.state.index(target)]
 
 
-def _shortest_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
+def _solution_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
+    """The nodes of a fewest-steps path from a solvable `root` to a goal.
+
+    With every number used, each path has len(numbers) - 1 steps, so following any child that can
+    still reach the target is enough; otherwise the fewest steps need a breadth-first search.
+    """
+    if not use_all:
+        return _breadth_first_path(root, target, use_all)
+    path = [root]
+    while not is_goal(path[-1].state, target, use_all):
+        path.append(next(child for child in path[-1].expand() if integer_solvable(child.state, target, use_all)))
+    return path
+
+
+def _breadth_first_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
     """The nodes of a fewest-steps path from `root` to a goal (breadth-first, no trace)."""
     queue, seen = deque([root]), {root.state}
     while queue:
