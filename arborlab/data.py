@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arborlab.errors import ArborError
-from arborlab.io import atomic_directory
+from arborlab.io import atomic_directory, writable_parent
 from arborlab.progress import progress_bar
 from arborlab.tasks import STYLES, get_task
 from arborlab.tasks.base import problem_rng
@@ -153,6 +153,7 @@ def make_dataset(
     out = Path(out)
     if out.exists() and not overwrite:
         raise ArborError(f"the output folder {out} already exists; pass --overwrite to replace it.")
+    writable_parent(out)  # fail before the work, not after it
     by_split: dict[str, list[dict]] = {name: [] for name in SPLITS}
     for row in generate_rows(task_name, n, style, seed, difficulty, order, solvable, workers, show_progress):
         by_split[split_of(row["problem_hash"])].append(row)

@@ -16,8 +16,12 @@ from typing import Iterator
 from arborlab.errors import ArborError
 
 
-def _writable_parent(path: Path) -> Path:
-    parent = path.resolve().parent
+def writable_parent(path: Path | str) -> Path:
+    """Create the folder that will hold `path` and check it is writable; returns it."""
+    parent = Path(path).resolve().parent
+    blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ArborError(f"cannot write {path}: {blocker} is a file, not a folder.")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -37,7 +41,7 @@ def atomic_directory(path: Path | str, overwrite: bool = False) -> Iterator[Path
     path = Path(path)
     if path.exists() and not overwrite:
         raise ArborError(f"the output folder {path} already exists; pass --overwrite to replace it.")
-    parent = _writable_parent(path)
+    parent = writable_parent(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
         yield staging
@@ -60,7 +64,7 @@ def atomic_directory(path: Path | str, overwrite: bool = False) -> Iterator[Path
 def atomic_file(path: Path | str, mode: str = "w") -> Iterator:
     """Open a temporary sibling of `path` for writing; it becomes `path` when the block succeeds."""
     path = Path(path)
-    parent = _writable_parent(path)
+    parent = writable_parent(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=parent)
     try:
         with os.fdopen(handle, mode) as stream:

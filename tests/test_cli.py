@@ -1,0 +1,112 @@
+"""The `arbor` command as a user meets it: outputs, exit codes, and one-sentence errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+
+def arbor(*args, stdin=None):
+    """Run `arbor ARGS…` in a subprocess; returns (exit code, stdout, stderr)."""
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "arborlab", *args], capture_output=True, text=True, input=stdin, env=env, timeout=300
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_one_sentence_error(code, out, err, *fragments):
+    assert code != 0
+    assert "Traceback" not in out + err
+    message = err.strip()
+    assert message.startswith("error:") and message.count("\n") == 0, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_tasks_list_shows_every_task_and_knob():
+    code, out, _ = arbor("tasks", "list")
+    assert code == 0
+    for name in ("countdown", "n_numbers", "use_all", "dfs, bfs, best-first"):
+        assert name in out
+
+
+def test_sample_json_traces_verify():
+    from arborlab.tasks import get_task
+
+    code, out, _ = arbor("tasks", "sample", "countdown", "--style", "search", "--order", "bfs", "--n", "4", "--seed", "3",
+                         "-d", "n_numbers=3", "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    task = get_task("countdown")
+    assert len(rows) == 4 and all(len(r["problem"]["numbers"]) == 3 for r in rows)
+    assert all(task.verify(r["problem"], r["completion"]).correct for r in rows)
+
+
+def test_sample_pretty_print_marks_steps():
+    code, out, _ = arbor("tasks", "sample", "countdown", "--style", "search", "--n", "1", "--seed", "1")
+    assert code == 0 and "prompt" in out and "✓ correct" in out and "dead ends" in out
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("tasks", "sample", "countdwn"), ("unknown task 'countdwn'", "known tasks: ", "countdown")),
+        (("tasks", "sample", "countdown", "-d", "n_numbers=99"), ("'n_numbers' must be an integer from 2 to 6",)),
+        (("tasks", "sample", "countdown", "-d", "min_target=90", "-d", "max_target=10"), ("must not exceed",)),
+        (("tasks", "sample", "countdown", "-d", "colour=red"), ("no difficulty knob 'colour'",)),
+        (("tasks", "sample", "countdown", "-d", "n_numbers"), ("KEY=VALUE",)),
+        (("tasks", "sample", "countdown", "--style", "verbose"), ("trace style must be one of",)),
+        (("tasks", "score", "countdown", "/nonexistent/answers.jsonl"), ("is not a file",)),
+    ],
+)
+def test_bad_input_is_one_sentence_without_traceback(args, fragments):
+    assert_one_sentence_error(*arbor(*args), *fragments)
+
+
+def test_make_dataset_refuses_existing_folder_and_unwritable_path(tmp_path):
+    out = tmp_path / "data"
+    code, stdout, _ = arbor("tasks", "make-dataset", "countdown", "--n", "40", "--style", "cot", "--out", str(out))
+    assert code == 0 and "train" in stdout
+    assert sum(pq.read_metadata(out / f"{s}.parquet").num_rows for s in ("train", "val", "test")) == 40
+    assert_one_sentence_error(
+        *arbor("tasks", "make-dataset", "countdown", "--n", "40", "--style", "cot", "--out", str(out)), "--overwrite"
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert_one_sentence_error(
+        *arbor("tasks", "make-dataset", "countdown", "--n", "5", "--style", "cot", "--out", str(blocker / "sub")),
+        "is a file, not a folder",
+    )
+
+
+def test_score_grades_each_line_and_survives_malformed_ones(tmp_path):
+    lines = [
+        json.dumps({"problem": {"numbers": [3, 5, 7, 8], "target": 23}, "answer": "3+5+7+8"}),
+        json.dumps({"problem": {"numbers": [3, 5, 7, 8], "target": 23}, "answer": "<answer>3*5+8</answer>"}),
+        "{not json",
+        json.dumps({"problem": {"numbers": "3 5", "target": 8}, "answer": "3+5"}),
+        json.dumps({"answer": "3+5"}),
+        json.dumps({"problem": {"numbers": [3, 5], "target": 8}, "answer": 8}),
+        "",
+        json.dumps({"problem": {"numbers": [4, 6], "target": 24}, "answer": "4*6"}),
+    ]
+    path = tmp_path / "answers.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = arbor("tasks", "score", "countdown", str(path))
+    assert code == 0
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    assert [v["correct"] for v in verdicts] == [True, False, False, False, False, False, True]
+    assert [v["line"] for v in verdicts] == [1, 2, 3, 4, 5, 6, 8]
+    assert "does not use 7" in verdicts[1]["reason"]
+    assert "not valid JSON" in verdicts[2]["reason"]
+    assert "'numbers'" in verdicts[3]["reason"]
+    assert "'problem' and 'answer'" in verdicts[4]["reason"]
+    assert "2 of 7 correct" in err
+    code, _, _ = arbor("tasks", "score", "countdown", str(path), "--out", str(tmp_path / "verdicts.jsonl"))
+    assert code == 0 and (tmp_path / "verdicts.jsonl").read_text() == out
+    code, piped, _ = arbor("tasks", "score", "countdown", "-", stdin=path.read_text())
+    assert piped == out
