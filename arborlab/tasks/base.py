@@ -194,6 +194,10 @@ class Task(ABC):
     def verify(self, problem: Problem, answer: str) -> Verdict:
         """Grade an answer string exactly. Never raises on bad answer text: says why instead."""
 
+    def answer_key(self, problem: Problem, answer: str) -> str:
+        """A key equal for answers that say the same thing (for majority voting). Default: the text."""
+        return " ".join(answer.split())
+
     @abstractmethod
     def check_steps(self, problem: Problem, steps: list[str]) -> list[StepCheck]:
         """Judge each step of a (partial) trace in order, replaying the state it reaches."""

@@ -268,6 +268,13 @@ class Countdown(Task):
             return Verdict(False, f"the answer evaluates to {value}, not {target}")
         return Verdict(True, f"the answer evaluates to {target}")
 
+    def answer_key(self, problem: Problem, answer: str) -> str:
+        """The expression's exact value when it is a legal answer (equal values vote together)."""
+        try:
+            return str(evaluate_answer(answer.strip(), problem["numbers"], problem.get("use_all", True)))
+        except ValueError:
+            return super().answer_key(problem, answer)
+
     def check_steps(self, problem: Problem, steps: list[str]) -> list[StepCheck]:
         """Replays apply/back steps from the given numbers; an invalid step leaves the state as it was."""
         target, use_all = problem["target"], problem.get("use_all", True)

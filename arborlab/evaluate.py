@@ -1,0 +1,119 @@
+"""Evaluation: accuracy, unbiased pass@k and maj@k, by difficulty, through the task's verifier.
+
+pass@k is the Chen et al. (2021) estimator: with n samples of which c are correct, the chance that
+a random k-subset holds at least one correct sample, ``1 - C(n-c, k) / C(n, k)``, computed as the
+product ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` so it never forms huge binomials.
+maj@k is the chance that the plurality answer of a random k-subset is correct (ties split evenly),
+with answers grouped by the task's `answer_key` (countdown: the expression's value).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from itertools import combinations
+from math import comb
+from typing import Any, Sequence
+
+import numpy as np
+
+from arborlab.tasks import Task, get_task
+from arborlab.text import answer_text
+
+EXACT_SUBSETS = 20_000  # maj@k enumerates every k-subset up to this many, else samples this many
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, numerically stable form)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def maj_at_k(keys: Sequence[str], correct: Sequence[bool], k: int, seed: int = 0) -> float:
+    """Expected correctness of the plurality answer among k of the samples (ties split evenly).
+
+    `keys[i]` groups sample i's answer with equivalent ones; `correct[i]` is its verdict.
+    """
+    n = len(keys)
+    if not 1 <= k <= n:
+        raise ValueError(f"maj@k needs 1 <= k <= n, got n={n}, k={k}")
+    correct_keys = {key for key, ok in zip(keys, correct) if ok}
+    if comb(n, k) <= EXACT_SUBSETS:
+        subsets = combinations(range(n), k)
+        total = comb(n, k)
+    else:
+        rng = random.Random(seed)
+        subsets = (rng.sample(range(n), k) for _ in range(EXACT_SUBSETS))
+        total = EXACT_SUBSETS
+    score = 0.0
+    for subset in subsets:
+        votes = Counter(keys[i] for i in subset)
+        top = max(votes.values())
+        leaders = [key for key, count in votes.items() if count == top]
+        score += sum(key in correct_keys for key in leaders) / len(leaders)
+    return score / total
+
+
+def summarize(task: Task, problems: list[dict], answers: list[list[str]], ks: Sequence[int] = (1,)) -> dict[str, Any]:
+    """Accuracy (mean sample correctness), pass@k and maj@k over problems, overall and by difficulty.
+
+    `answers[i]` are the sampled completions (or answers) for `problems[i]`; `problems[i]` carries
+    its own fields and, under "difficulty", the knobs it was drawn with (any JSON, used as a group).
+    """
+    groups: dict[str, list[dict]] = defaultdict(list)
+    per_problem = []
+    for problem, completions in zip(problems, answers):
+        fields = problem["problem"]
+        verdicts = [task.verify(fields, completion).correct for completion in completions]
+        keys = [task.answer_key(fields, answer_text(completion)) for completion in completions]
+        n, c = len(verdicts), sum(verdicts)
+        row = {
+            "accuracy": c / n,
+            **{f"pass@{k}": pass_at_k(n, c, k) for k in ks if k <= n},
+            **{f"maj@{k}": maj_at_k(keys, verdicts, k) for k in ks if k <= n},
+        }
+        per_problem.append(row)
+        groups[json.dumps(problem.get("difficulty", {}), sort_keys=True)].append(row)
+    return {
+        "n": len(per_problem),
+        **_mean_rows(per_problem),
+        "by_difficulty": {group: {"n": len(rows), **_mean_rows(rows)} for group, rows in groups.items()},
+    }
+
+
+def _mean_rows(rows: list[dict]) -> dict[str, float]:
+    return {name: sum(r[name] for r in rows) / len(rows) for name in rows[0]} if rows else {}
+
+
+def evaluate_rows(
+    model,
+    tokenizer,
+    task_name: str,
+    rows: list[dict],
+    samples: int = 1,
+    temperature: float = 0.0,
+    ks: Sequence[int] = (1,),
+    max_new_tokens: int = 512,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Sample completions for dataset rows (columns `problem`, `prompt`, `difficulty`) and grade them.
+
+    Returns `summarize`'s figures plus `predictions`: one ``{"problem", "answer"}`` per sample, the
+    input format of ``arbor tasks score``.
+    """
+    from arborlab.sample import complete
+
+    task = get_task(task_name)
+    completions = complete(
+        model, tokenizer, [r["prompt"] for r in rows], samples, temperature, max_new_tokens, seed=seed
+    )
+    problems = [{"problem": json.loads(r["problem"]), "difficulty": json.loads(r["difficulty"])} for r in rows]
+    report = summarize(task, problems, completions, ks)
+    report["predictions"] = [
+        {"problem": p["problem"], "answer": answer_text(c)} for p, cs in zip(problems, completions) for c in cs
+    ]
+    return report

@@ -1,0 +1,231 @@
+"""Supervised fine-tuning (SFT) of a toy model on a task's traces, from scratch.
+
+A small, readable loop (nanoGPT-style) over an ordinary HF causal LM: completion-only loss, AdamW
+with linear warmup and cosine decay, gradient clipping, length-grouped batches, periodic held-out
+evaluation through the task's verifier, checkpoints that resume the same curve after a ``kill -9``,
+``metrics.jsonl``, plots and a report. Under ``torchrun`` it trains data-parallel (DDP, gloo).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import torch
+from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
+
+from arborlab.data import make_dataset
+from arborlab.errors import ArborError
+from arborlab.evaluate import evaluate_rows
+from arborlab.io import atomic_directory
+from arborlab.models import make_config
+from arborlab.progress import progress_bar
+from arborlab.runs import RunFolder
+from arborlab.tokenizer import build_tokenizer
+from arborlab.train import distributed
+from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
+
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclass
+class SFTConfig:
+    """Everything an SFT run needs; written to the run's config.toml."""
+
+    task: str = "countdown"
+    style: str = "search"
+    order: str = "dfs"
+    difficulty: dict[str, Any] = field(default_factory=dict)
+    n_problems: int = 20_000  # distinct problems in the dataset made for the run
+    data_dir: str = ""  # an existing dataset folder instead (train/val/test.parquet)
+    preset: str = "3m"
+    seed: int = 0
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    grad_clip: float = 1.0
+    log_every: int = 20
+    eval_every: int = 500
+    eval_problems: int = 200  # validation problems graded at each evaluation
+    final_eval_problems: int = 1000  # test problems graded at the end
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    bf16: bool = False  # bf16 autocast (fast only on CPUs with native bf16)
+    max_new_tokens: int = 512
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ArborError(f"unknown SFT setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
+        return cls(**values)
+
+
+def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
+    """Train (or resume) an SFT run in `out`; returns the final evaluation."""
+    run = RunFolder(out)
+    rank, world = distributed.setup()
+    if resume:
+        config = SFTConfig.from_dict(run.read_config())
+    elif run.config_path.exists() and not overwrite:
+        raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
+    elif rank == 0:
+        run.path.mkdir(parents=True, exist_ok=True)
+        for stale in (run.metrics_path,):
+            stale.unlink(missing_ok=True)
+        run.write_config(dataclasses.asdict(config))
+    data_dir = _dataset(config, run, rank)
+    distributed.barrier()
+
+    rows = {split: pq.read_table(Path(data_dir) / f"{split}.parquet").to_pylist() for split in ("train", "val", "test")}
+    steps_done = run.checkpoint_steps()[-1] if resume and run.checkpoint_steps() else 0
+    if steps_done:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        checkpoint = run.checkpoint(steps_done)
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    else:
+        tokenizer = build_tokenizer(prompt_text(r["prompt"]) + r["completion"] for r in rows["train"])
+        torch.manual_seed(config.seed)
+        model = LlamaForCausalLM(
+            make_config(
+                config.preset,
+                vocab_size=len(tokenizer),
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+    examples = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
+    lengths = [len(e.ids) for e in examples]
+
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
+    )
+    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+    if steps_done:
+        state = torch.load(run.checkpoint(steps_done) / STATE_FILE, weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["torch_rng"])
+        if rank == 0:
+            run.keep_metrics_until(steps_done)
+    trained = distributed.wrap(model)
+
+    n_batches = math.ceil(len(examples) / config.batch_size)
+    window = {"loss": 0.0, "tokens": 0, "target_tokens": 0, "started": time.perf_counter()}
+    model.train()
+    with progress_bar("sft", total=config.max_steps, enabled=show_progress and rank == 0, unit="steps") as advance:
+        advance(steps_done)
+        for step in range(steps_done + 1, config.max_steps + 1):
+            epoch, position = divmod(step - 1, n_batches)
+            batch_indices = batch_order(lengths, config.batch_size, config.seed, epoch)[position]
+            local = distributed.shard(batch_indices, rank, world)
+            batch = collate([examples[i] for i in local], tokenizer.pad_token_id)
+            loss, summed, target_tokens = _loss(trained, batch, config.bf16, world)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            window["loss"] += summed
+            window["target_tokens"] += target_tokens
+            window["tokens"] += int(batch["attention_mask"].sum())
+            advance(1)
+            record: dict[str, Any] = {}
+            if step % config.log_every == 0 or step == config.max_steps:
+                record = _log_window(window, step, schedule.get_last_lr()[0], float(grad_norm), world)
+            if rank == 0 and (step % config.eval_every == 0 and step != config.max_steps):
+                record.update(_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val"))
+            if rank == 0 and record:
+                run.append_metrics(record)
+            if rank == 0 and step % config.checkpoint_every == 0 and step != config.max_steps:
+                _save_checkpoint(run, model, tokenizer, optimizer, schedule, step, config.keep_checkpoints)
+            distributed.barrier()
+
+    result = {}
+    if rank == 0:
+        with atomic_directory(run.final, overwrite=True) as staging:
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+        result = _evaluate(model, tokenizer, config, rows["test"][: config.final_eval_problems], "test")
+        run.append_metrics({"step": config.max_steps, **result})
+        from arborlab.train.report import write_sft_report
+
+        write_sft_report(run, config)
+    distributed.teardown()
+    return result
+
+
+def _dataset(config: SFTConfig, run: RunFolder, rank: int) -> str:
+    """The dataset folder: the configured one, or one made inside the run folder once."""
+    if config.data_dir:
+        if not (Path(config.data_dir) / "train.parquet").is_file():
+            raise ArborError(f"{config.data_dir} has no train.parquet; make one with 'arbor tasks make-dataset'.")
+        return config.data_dir
+    folder = run.path / "data"
+    if rank == 0 and not (folder / "test.parquet").is_file():
+        make_dataset(config.task, config.n_problems, config.style, folder, config.seed, config.difficulty, config.order, overwrite=True)
+    return str(folder)
+
+
+def _loss(model, batch: dict[str, torch.Tensor], bf16: bool, world: int) -> tuple[torch.Tensor, float, int]:
+    """The loss to backpropagate, and this rank's summed loss and number of target tokens.
+
+    The loss is this rank's token-summed cross-entropy over the global batch's target-token count,
+
+    times the world size, so DDP's gradient average equals the gradient of the global token mean:
+    the same losses and updates as one process on the whole batch.
+    """
+    labels = batch.pop("labels")
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(**batch).logits
+    shifted_logits, shifted_labels = logits[:, :-1].float(), labels[:, 1:]
+    summed = torch.nn.functional.cross_entropy(
+        shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+    local_tokens = int((shifted_labels != -100).sum())
+    global_tokens = distributed.all_sum(local_tokens)
+    return summed * world / global_tokens, summed.item(), local_tokens
+
+
+def _log_window(window: dict, step: int, lr: float, grad_norm: float, world: int) -> dict:
+    seconds = time.perf_counter() - window["started"]
+    tokens = distributed.all_sum(window["tokens"])
+    summed, target_tokens = distributed.all_sum(window["loss"]), distributed.all_sum(window["target_tokens"])
+    record = {
+        "step": step,
+        "loss": summed / max(target_tokens, 1),
+        "lr": lr,
+        "grad_norm": grad_norm,
+        "tokens_per_second": tokens / max(seconds, 1e-9),
+    }
+    window.update(loss=0.0, tokens=0, target_tokens=0, started=time.perf_counter())
+    return record
+
+
+def _evaluate(model, tokenizer, config: SFTConfig, rows: list[dict], split: str) -> dict:
+    model.eval()
+    report = evaluate_rows(model, tokenizer, config.task, rows, max_new_tokens=config.max_new_tokens)
+    model.train()
+    return {f"{split}_accuracy": report["accuracy"], f"{split}_n": report["n"], f"{split}_by_difficulty": report["by_difficulty"]}
+
+
+def _save_checkpoint(run: RunFolder, model, tokenizer, optimizer, schedule, step: int, keep: int) -> None:
+    """Write checkpoints/step-N whole (temporary name, then rename), then prune old ones."""
+    with atomic_directory(run.checkpoint(step), overwrite=True) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "torch_rng": torch.get_rng_state(), "step": step}
+        torch.save(state, staging / STATE_FILE)
+    run.prune_checkpoints(keep)
