@@ -126,6 +126,51 @@ def tasks_score(
     err_console.print(f"{correct} of {total} correct{share}")
 
 
+train_app = typer.Typer(help="Train toy models: SFT from scratch.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sft")
+def train_sft_command(
+    out: Optional[Path] = typer.Option(None, help="run folder to create (runs/NAME)"),
+    resume: Optional[Path] = typer.Option(None, help="continue the run in this folder from its last checkpoint"),
+    config: Optional[Path] = typer.Option(None, "--config", help="a run.toml of SFT settings (options below override it)"),
+    task_name: Optional[str] = typer.Option(None, "--task", help="task to train on (default countdown)"),
+    style: Optional[str] = typer.Option(None, help=STYLE_HELP),
+    order: Optional[str] = typer.Option(None, help=ORDER_HELP),
+    preset: Optional[str] = typer.Option(None, help="model size preset: 1m, 3m or 20m"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP),
+    n_problems: Optional[int] = typer.Option(None, help="distinct problems in the dataset made for the run"),
+    data: Optional[Path] = typer.Option(None, help="use this dataset folder instead of making one"),
+    max_steps: Optional[int] = typer.Option(None, help="optimizer steps"),
+    batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
+    seed: Optional[int] = typer.Option(None, help="random seed"),
+    overwrite: bool = typer.Option(False, help="replace a run already in --out"),
+) -> None:
+    """Supervised fine-tuning of a toy model from scratch on a task's traces."""
+    from arborlab.runs import read_toml
+    from arborlab.train.sft import SFTConfig, train_sft
+
+    if resume is not None:
+        result = train_sft(SFTConfig(), resume, resume=True)
+        out = resume
+    else:
+        if out is None:
+            raise ArborError("give --out runs/NAME for a new run, or --resume runs/NAME to continue one.")
+        settings = read_toml(config) if config else {}
+        chosen = {
+            "task": task_name, "style": style, "order": order, "preset": preset, "n_problems": n_problems,
+            "data_dir": str(data) if data else None, "max_steps": max_steps, "batch_size": batch_size,
+            "learning_rate": learning_rate, "seed": seed,
+        }
+        settings.update({k: v for k, v in chosen.items() if v is not None})
+        if difficulty:
+            settings["difficulty"] = {**settings.get("difficulty", {}), **parse_difficulty(difficulty)}
+        result = train_sft(SFTConfig.from_dict(settings), out, overwrite=overwrite)
+    console.print(f"test accuracy {result['test_accuracy']:.1%} on {result['test_n']} held-out problems; run folder {out}")
+
+
 @app.command("demo")
 def demo(
     task_name: str = typer.Option("countdown", "--task", help="task to demonstrate"),

@@ -1,0 +1,44 @@
+"""The task tokenizer round-trips every trace exactly and loads back with AutoTokenizer."""
+
+from transformers import AutoTokenizer
+
+from arborlab.tasks import get_task, task_names
+from arborlab.tokenizer import build_tokenizer, pieces
+
+
+def _texts(name, n=30):
+    task = get_task(name)
+    texts = []
+    for problem in task.problems(n, seed=1):
+        for style in ("direct", "cot", "search"):
+            texts.append(task.prompt(problem) + "\n" + task.trace(problem, style))
+    return texts
+
+
+def test_every_task_trace_round_trips_exactly(tmp_path):
+    texts = [text for name in task_names() for text in _texts(name)]
+    tokenizer = build_tokenizer(texts[::2])  # built from half; numbers 0-999 are always in
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    for text in texts[::2]:
+        ids = loaded(text, add_special_tokens=False)["input_ids"]
+        assert loaded.unk_token_id not in ids
+        assert loaded.decode(ids) == text
+
+
+def test_numbers_up_to_999_are_one_token_and_longer_ones_split():
+    tokenizer = build_tokenizer(["numbers 1 2 target 3"])
+    for number in (0, 7, 42, 999):
+        assert len(tokenizer(str(number), add_special_tokens=False)["input_ids"]) == 1
+    assert pieces("3234+5") == ["3", "234", "+", "5"]
+    assert pieces("<think>\n12*3=36, left 36</think>") == [
+        "<think>", "\n", "12", "*", "3", "=", "36", ",", " ", "left", " ", "36", "</think>"
+    ]
+
+
+def test_special_tokens_and_unknown_pieces():
+    tokenizer = build_tokenizer(["numbers 1 2 target 3"])
+    assert (tokenizer.pad_token, tokenizer.bos_token, tokenizer.eos_token) == ("<pad>", "<bos>", "<eos>")
+    ids = tokenizer("numbers zebra", add_special_tokens=False)["input_ids"]
+    assert ids[-1] == tokenizer.unk_token_id
+    assert tokenizer.padding_side == "left"
