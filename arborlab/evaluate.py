@@ -105,7 +105,7 @@ def evaluate_rows(
     Returns `summarize`'s figures plus `predictions`: one ``{"problem", "answer"}`` per sample, the
     input format of ``arbor tasks score``.
     """
-    from arborlab.sample import complete
+    from arborlab.completions import complete
 
     task = get_task(task_name)
     completions = complete(

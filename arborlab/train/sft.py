@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from arborlab.io import atomic_directory
 from arborlab.models import make_config
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
+from arborlab.tasks import get_task
 from arborlab.tokenizer import build_tokenizer
 from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
@@ -44,6 +46,7 @@ class SFTConfig:
     n_problems: int = 20_000  # distinct problems in the dataset made for the run
     data_dir: str = ""  # an existing dataset folder instead (train/val/test.parquet)
     preset: str = "3m"
+    model: dict[str, Any] = field(default_factory=dict)  # LlamaConfig fields overriding the preset
     seed: int = 0
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -77,11 +80,13 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         config = SFTConfig.from_dict(run.read_config())
     elif run.config_path.exists() and not overwrite:
         raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
-    elif rank == 0:
-        run.path.mkdir(parents=True, exist_ok=True)
-        for stale in (run.metrics_path,):
-            stale.unlink(missing_ok=True)
-        run.write_config(dataclasses.asdict(config))
+    else:
+        config.difficulty = get_task(config.task).difficulty(config.difficulty)  # validated, typed
+        if rank == 0:
+            if overwrite and run.path.exists():
+                shutil.rmtree(run.path)
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.write_config(dataclasses.asdict(config))
     data_dir = _dataset(config, run, rank)
     distributed.barrier()
 
@@ -103,6 +108,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
                 bos_token_id=tokenizer.bos_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
+                **config.model,
             )
         )
     examples = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
