@@ -171,6 +171,72 @@ def train_sft_command(
     console.print(f"test accuracy {result['test_accuracy']:.1%} on {result['test_n']} held-out problems; run folder {out}")
 
 
+@app.command("sample")
+def sample_command(
+    model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="a local HF causal-LM folder with its tokenizer"),
+    prompts: Path = typer.Option(..., help="a text file (one prompt a line) or JSONL with a 'prompt' field"),
+    n: int = typer.Option(1, "--n", help="samples per prompt"),
+    temperature: float = typer.Option(1.0, help="0 is greedy decoding"),
+    top_p: float = typer.Option(1.0, "--top-p", help="nucleus sampling mass"),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="tokens to generate at most"),
+    out: Path = typer.Option(..., help="output JSONL: prompt, completion, tokens, logprobs per sample"),
+    backend: str = typer.Option("arbor", help="arbor (ours), hf (transformers generate) or vllm"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Sample completions from any local HF causal LM, batched, stopping at eos or </answer>."""
+    from arborlab.completions import complete, read_prompts
+    from arborlab.io import atomic_file
+    from arborlab.models import load_model
+
+    model, tokenizer = load_model(model_dir)
+    if tokenizer is None:
+        raise ArborError(f"{model_dir} has no tokenizer; save one beside the model.")
+    texts = read_prompts(prompts)
+    results = complete(model, tokenizer, texts, n, temperature, max_new_tokens, top_p=top_p, seed=seed, backend=backend, show_progress=True)
+    with atomic_file(out) as stream:
+        for prompt, per_prompt in zip(texts, results):
+            for done in per_prompt:
+                record = {"prompt": prompt, "completion": done.text, "tokens": done.tokens, "logprobs": done.logprobs,
+                          "finish_reason": done.finish_reason}
+                stream.write(json.dumps(record) + "\n")
+    console.print(f"wrote {len(texts) * n} samples to {out}")
+
+
+@app.command("eval")
+def eval_command(
+    model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="a local HF causal-LM folder with its tokenizer"),
+    task_name: str = typer.Option(..., "--task", help="task whose verifier grades the samples"),
+    problems: int = typer.Option(200, help="held-out problems to grade"),
+    samples: int = typer.Option(1, help="samples per problem"),
+    k: str = typer.Option("1", "--k", help="comma-separated k for pass@k and maj@k, e.g. 1,8,64"),
+    temperature: Optional[float] = typer.Option(None, help="sampling temperature (default: 0 for one sample, else 1)"),
+    data: Optional[Path] = typer.Option(None, help="dataset folder to take problems from (default: the run's own)"),
+    split: str = typer.Option("test", help="split of the dataset folder"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP + " (when problems are generated)"),
+    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="tokens to generate at most"),
+    out: Optional[Path] = typer.Option(None, help="folder for eval.json, predictions.jsonl and the plot"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Accuracy, unbiased pass@k and maj@k by difficulty, graded by the task's verifier."""
+    from arborlab.evaluate import run_eval
+
+    ks = _parse_ks(k)
+    report = run_eval(model_dir, task_name, problems, samples, ks, temperature, data, split, parse_difficulty(difficulty),
+                      max_new_tokens, out, seed)
+    shown = ", ".join(f"{name} {report[name]:.1%}" for name in report if name == "accuracy" or "@" in name)
+    console.print(f"{task_name}: {shown} on {report['n']} problems; wrote {report['out']}")
+
+
+def _parse_ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        ks = []
+    if not ks or ks[0] < 1:
+        raise ArborError(f"--k takes positive integers separated by commas, e.g. 1,8,64; got '{text}'.")
+    return ks
+
+
 @app.command("demo")
 def demo(
     task_name: str = typer.Option("countdown", "--task", help="task to demonstrate"),

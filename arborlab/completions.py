@@ -6,12 +6,27 @@ tokenizer's eos or at ``</answer>``.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
+
+from arborlab.errors import ArborError
 
 from arborlab.progress import progress_bar
 from arborlab.sample import sample
 from arborlab.text import ANSWER_CLOSE
 from arborlab.train.batches import prompt_ids
+
+
+@dataclass
+class TextCompletion:
+    """A decoded completion with its token ids and their log-probabilities (see `sample.Completion`)."""
+
+    text: str
+    tokens: list[int]
+    logprobs: list[float]
+    finish_reason: str
 
 
 def complete(
@@ -27,17 +42,17 @@ def complete(
     batch_size: int = 64,
     backend: str = "arbor",
     show_progress: bool = False,
-) -> list[list[str]]:
-    """`samples` completions (decoded text) for each prompt, batched by similar prompt length."""
+) -> list[list[TextCompletion]]:
+    """`samples` completions for each prompt, batched by similar prompt length."""
     encoded = [prompt_ids(tokenizer, prompt) for prompt in prompts]
     requests = sorted(((i, s) for i in range(len(prompts)) for s in range(samples)), key=lambda r: len(encoded[r[0]]))
     stop_sequences = [tokenizer(ANSWER_CLOSE, add_special_tokens=False)["input_ids"]]
     stop_ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else None
-    texts: list[list[str]] = [[""] * samples for _ in prompts]
+    results: list[list[TextCompletion | None]] = [[None] * samples for _ in prompts]
     with progress_bar("sampling", total=len(requests), enabled=show_progress, unit="completions") as advance:
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
-            results = sample(
+            batch = sample(
                 model,
                 [encoded[i] for i, _ in chunk],
                 max_new_tokens,
@@ -48,7 +63,30 @@ def complete(
                 seed=seed + start,
                 backend=backend,
             )
-            for (i, s), result in zip(chunk, results):
-                texts[i][s] = tokenizer.decode(result.tokens, skip_special_tokens=True)
+            for (i, s), done in zip(chunk, batch):
+                text = tokenizer.decode(done.tokens, skip_special_tokens=True)
+                results[i][s] = TextCompletion(text, done.tokens, done.logprobs, done.finish_reason)
             advance(len(chunk))
-    return texts
+    return results
+
+
+def read_prompts(path: Path | str) -> list[str]:
+    """Prompts from a text file (one a line) or a JSONL file whose objects have a 'prompt' string."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArborError(f"{path} is not a file.")
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    if not lines:
+        raise ArborError(f"{path} holds no prompts.")
+    if path.suffix != ".jsonl":
+        return lines
+    prompts = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise ArborError(f"line {number} of {path} is not valid JSON.") from None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            raise ArborError(f"line {number} of {path} has no 'prompt' string.")
+        prompts.append(record["prompt"])
+    return prompts

@@ -1,100 +1,115 @@
 """`arbor demo`: the whole path on one task, on embedded defaults.
 
-Today the path covers the task stage: make a trace dataset, show a problem solved three ways with
-every step checked, and grade the dataset's traces and deliberately corrupted answers with the
-exact verifier. Every figure it prints is computed in the run; `summary.json` records them.
+Makes a dataset of search traces, trains a toy model on them from scratch, evaluates it greedily on
+held-out problems (held out by canonical problem hash) through the task's verifier, shows one of the
+model's own traces with its search and backtracking checked step by step, and writes the report and
+``summary.json``. Every figure it prints is computed in the run.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from arborlab.data import SPLITS, make_dataset
 from arborlab.io import atomic_file
 from arborlab.render import render_trace
+from arborlab.runs import RunFolder
 from arborlab.tasks import get_task
-from arborlab.text import split_steps
+from arborlab.train.sft import SFTConfig, train_sft
 
-DEFAULTS = {"task": "countdown", "difficulty": {"n_numbers": 3}, "style": "search", "order": "dfs"}
+#: the embedded defaults: countdown with 3 numbers, stream-of-search traces, a 3M-parameter Llama
+DEMO = dict(
+    task="countdown",
+    style="search",
+    order="dfs",
+    difficulty={"n_numbers": 3},
+    n_problems=40_000,
+    preset="3m",
+    batch_size=32,
+    learning_rate=2e-3,
+    warmup_steps=50,
+    max_steps=900,
+    eval_every=300,
+    eval_problems=100,
+    final_eval_problems=500,
+    checkpoint_every=100,
+    max_new_tokens=1024,
+)
+#: `--quick` (what the tests run): the same path on a tiny model, in well under a minute
+QUICK = dict(
+    DEMO,
+    n_problems=600,
+    model={"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2},
+    max_steps=40,
+    warmup_steps=5,
+    eval_every=20,
+    eval_problems=10,
+    final_eval_problems=30,
+    checkpoint_every=20,
+    max_new_tokens=160,
+)
+
+
+def demo_config(task_name: str, quick: bool, seed: int) -> SFTConfig:
+    settings = dict(QUICK if quick else DEMO, seed=seed)
+    if task_name != DEMO["task"]:
+        settings.update(task=task_name, difficulty={})
+    return SFTConfig(**settings)
 
 
 def run_demo(task_name: str, out: Path, quick: bool = False, seed: int = 0, console: Console | None = None) -> dict:
-    """Run the demo into the run folder `out`; returns the summary it writes to summary.json."""
+    """Run the demo into the run folder `out` (resuming it if it was interrupted); returns the summary."""
     console = console or Console()
     started = time.perf_counter()
-    task = get_task(task_name)
-    difficulty = DEFAULTS["difficulty"] if task_name == DEFAULTS["task"] else {}
-    n_problems = 300 if quick else 3000
-    console.rule(f"[bold]arborlab demo: {task_name}")
+    config = demo_config(task_name, quick, seed)
+    task = get_task(config.task)
+    run = RunFolder(out)
+    resume = run.config_path.is_file() and not run.final.exists() and bool(run.checkpoint_steps())
+    console.rule(f"[bold]arborlab demo: {config.task}, {config.style} traces, preset {config.preset}")
+    result = train_sft(config, out, resume=resume, overwrite=not resume)
 
-    data_dir = out / "data"
-    counts = make_dataset(task_name, n_problems, DEFAULTS["style"], data_dir, seed, difficulty, DEFAULTS["order"], overwrite=True)
-    console.print(f"dataset: {data_dir} ({', '.join(f'{s} {c}' for s, c in counts.items())})")
-
-    problem = next(task.problems(1, seed=seed + 1, difficulty=difficulty))
-    for style in ("direct", "cot", "search"):
-        console.print(render_trace(task, problem, task.trace(problem, style, DEFAULTS["order"]), title=f"{style} trace"))
-
-    rows = [row for split in SPLITS for row in pq.read_table(data_dir / f"{split}.parquet").to_pylist()]
-    grading = _grade(task, rows, random.Random(seed))
-    console.print(_grading_table(grading))
-
+    predictions = [json.loads(line) for line in Path(result["predictions"]).read_text().splitlines()]
+    shown = _pick_trace(task, predictions)
+    if shown is not None:
+        console.print(render_trace(task, shown["problem"], shown["completion"], title="one of the model's own traces"))
     summary = {
-        "task": task_name,
-        "difficulty": task.difficulty(difficulty),
-        "style": DEFAULTS["style"],
-        "order": DEFAULTS["order"],
-        "dataset_dir": str(data_dir),
-        "n_problems": sum(counts.values()),
-        "split_counts": counts,
-        **grading,
-        "total_seconds": round(time.perf_counter() - started, 2),
+        "task": config.task,
+        "difficulty": config.difficulty,
+        "style": config.style,
+        "preset": config.preset,
+        "heldout_accuracy": result["test_accuracy"],
+        "n_heldout": result["test_n"],
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "model_dir": str(run.final),
+        "predictions": result["predictions"],
+        "report": str(run.path / "report.html"),
     }
-    with atomic_file(out / "summary.json") as stream:
+    with atomic_file(run.path / "summary.json") as stream:
         json.dump(summary, stream, indent=2)
-    console.print(f"summary: {out / 'summary.json'}  ({summary['total_seconds']} s)")
+    console.print(_summary_table(summary))
+    console.print(f"report: {summary['report']}\nsummary: {run.path / 'summary.json'}")
     return summary
 
 
-def _grade(task, rows: list[dict], rng: random.Random) -> dict:
-    """Replay every trace through the step checker and grade true and corrupted answers."""
-    correct = steps = dead_ends = invalid = 0
-    for row in rows:
-        problem = json.loads(row["problem"])
-        correct += task.verify(problem, row["completion"]).correct
-        checks = task.check_steps(problem, split_steps(row["completion"]))
-        steps += len(checks)
-        dead_ends += sum(c.valid and not c.solvable for c in checks)
-        invalid += sum(not c.valid for c in checks)
-    shuffled = [row["answer"] for row in rows]
-    rng.shuffle(shuffled)
-    wrongly_accepted = sum(
-        task.verify(json.loads(row["problem"]), answer).correct and answer != row["answer"]
-        for row, answer in zip(rows, shuffled)
+def _pick_trace(task, predictions: list[dict]) -> dict | None:
+    """A correct prediction that backtracks (else any correct one, else the first)."""
+    def backtracks(p: dict) -> bool:
+        return task.verify(p["problem"], p["completion"]).correct and "back to" in p["completion"]
+
+    return next((p for p in predictions if backtracks(p)), None) or next(
+        (p for p in predictions if task.verify(p["problem"], p["completion"]).correct), predictions[0] if predictions else None
     )
-    return {
-        "trace_accuracy": correct / len(rows),
-        "mean_steps": steps / len(rows),
-        "dead_end_share": dead_ends / max(steps, 1),
-        "invalid_steps": invalid,
-        "shuffled_answers_accepted": wrongly_accepted / len(rows),
-    }
 
 
-def _grading_table(grading: dict) -> Table:
-    table = Table(title="exact grading of the dataset (computed now)")
-    table.add_column("check")
-    table.add_column("result", justify="right")
-    table.add_row("traces whose answer verifies", f"{grading['trace_accuracy']:.1%}")
-    table.add_row("mean steps per trace", f"{grading['mean_steps']:.1f}")
-    table.add_row("steps inside dead ends", f"{grading['dead_end_share']:.1%}")
-    table.add_row("steps the checker rejects", str(grading["invalid_steps"]))
-    table.add_row("another problem's answer accepted", f"{grading['shuffled_answers_accepted']:.1%}")
+def _summary_table(summary: dict) -> Table:
+    table = Table(title="arborlab demo (measured in this run)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("held-out greedy accuracy", f"{summary['heldout_accuracy']:.1%} of {summary['n_heldout']} problems")
+    table.add_row("total time", f"{summary['total_seconds']:.0f} s")
+    table.add_row("model", summary["model_dir"])
     return table

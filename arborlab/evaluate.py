@@ -14,10 +14,15 @@ import random
 from collections import Counter, defaultdict
 from itertools import combinations
 from math import comb
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pyarrow.parquet as pq
 
+from arborlab.data import generate_rows
+from arborlab.errors import ArborError
+from arborlab.io import atomic_directory
 from arborlab.tasks import Task, get_task
 from arborlab.text import answer_text
 
@@ -99,21 +104,91 @@ def evaluate_rows(
     ks: Sequence[int] = (1,),
     max_new_tokens: int = 512,
     seed: int = 0,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Sample completions for dataset rows (columns `problem`, `prompt`, `difficulty`) and grade them.
 
-    Returns `summarize`'s figures plus `predictions`: one ``{"problem", "answer"}`` per sample, the
-    input format of ``arbor tasks score``.
+    Returns `summarize`'s figures plus `predictions`: one ``{"problem", "answer", "completion"}`` per
+    sample (the input format of ``arbor tasks score``, with the whole completion beside it).
     """
     from arborlab.completions import complete
 
     task = get_task(task_name)
-    completions = complete(
-        model, tokenizer, [r["prompt"] for r in rows], samples, temperature, max_new_tokens, seed=seed
+    sampled = complete(
+        model, tokenizer, [r["prompt"] for r in rows], samples, temperature, max_new_tokens, seed=seed, show_progress=show_progress
     )
+    completions = [[c.text for c in per_prompt] for per_prompt in sampled]
     problems = [{"problem": json.loads(r["problem"]), "difficulty": json.loads(r["difficulty"])} for r in rows]
     report = summarize(task, problems, completions, ks)
     report["predictions"] = [
-        {"problem": p["problem"], "answer": answer_text(c)} for p, cs in zip(problems, completions) for c in cs
+        {"problem": p["problem"], "answer": answer_text(c), "completion": c} for p, cs in zip(problems, completions) for c in cs
     ]
     return report
+
+
+def held_out_rows(model_dir: Path, task_name: str, n: int, data: Path | None, split: str, difficulty: dict, seed: int) -> list[dict]:
+    """Problems to evaluate: a dataset split (given, or the model's own run's), else fresh ones."""
+    if data is None and (Path(model_dir).parent / "data" / f"{split}.parquet").is_file():
+        data = Path(model_dir).parent / "data"
+    if data is not None:
+        path = Path(data) / f"{split}.parquet"
+        if not path.is_file():
+            raise ArborError(f"{path} does not exist; choose --split train, val or test of a dataset folder.")
+        rows = pq.read_table(path).to_pylist()
+        if rows and rows[0]["task"] != task_name:
+            raise ArborError(f"{data} holds {rows[0]['task']} problems, not {task_name}.")
+        return rows[:n]
+    return list(generate_rows(task_name, n, "direct", seed, difficulty, show_progress=False))
+
+
+def run_eval(
+    model_dir: Path | str,
+    task_name: str,
+    n_problems: int,
+    samples: int,
+    ks: Sequence[int],
+    temperature: float | None,
+    data: Path | None,
+    split: str,
+    difficulty: dict,
+    max_new_tokens: int,
+    out: Path | None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`arbor eval`: grade samples of a model on held-out problems; writes eval.json, predictions, plot."""
+    from arborlab.models import load_model
+
+    if samples < 1 or n_problems < 1:
+        raise ArborError("--samples and --problems must be at least 1.")
+    if max(ks) > samples:
+        raise ArborError(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; raise --samples.")
+    get_task(task_name)
+    model, tokenizer = load_model(model_dir)
+    if tokenizer is None:
+        raise ArborError(f"{model_dir} has no tokenizer; save one beside the model.")
+    rows = held_out_rows(Path(model_dir), task_name, n_problems, data, split, difficulty, seed)
+    temperature = (0.0 if samples == 1 else 1.0) if temperature is None else temperature
+    report = evaluate_rows(model, tokenizer, task_name, rows, samples, temperature, ks, max_new_tokens, seed, show_progress=True)
+    out = Path(out) if out else Path(model_dir).parent / f"eval-{task_name}-{split}"
+    predictions = report.pop("predictions")
+    report.update(model_dir=str(model_dir), task=task_name, samples=samples, temperature=temperature, out=str(out))
+    with atomic_directory(out, overwrite=True) as staging:
+        (staging / "eval.json").write_text(json.dumps(report, indent=2))
+        (staging / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
+        plot_pass_at_k({"model": report}, staging / "pass_at_k.png")
+    return report
+
+
+def plot_pass_at_k(reports: dict[str, dict], path: Path) -> Path:
+    """pass@k (solid) and maj@k (dashed) against k, one color per labelled report."""
+    from arborlab.report import plt, save_figure
+
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    for label, report in reports.items():
+        for metric, style in (("pass", "-"), ("maj", "--")):
+            ks = sorted(int(name.split("@")[1]) for name in report if name.startswith(f"{metric}@"))
+            if ks:
+                axis.plot(ks, [report[f"{metric}@{k}"] for k in ks], style, marker="o", label=f"{label} {metric}@k")
+    axis.set(xscale="log", xlabel="k (samples)", ylabel="share of problems solved", ylim=(0, 1.02))
+    axis.legend(fontsize=8)
+    return save_figure(figure, path)

@@ -9,6 +9,7 @@ evaluation through the task's verifier, checkpoints that resume the same curve a
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import time
@@ -23,8 +24,8 @@ from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 from arborlab.data import make_dataset
 from arborlab.errors import ArborError
 from arborlab.evaluate import evaluate_rows
-from arborlab.io import atomic_directory
-from arborlab.models import make_config
+from arborlab.io import atomic_directory, atomic_file
+from arborlab.models import make_config, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
 from arborlab.tasks import get_task
@@ -33,6 +34,7 @@ from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
 
 STATE_FILE = "trainer_state.pt"
+PREDICTIONS_FILE = "predictions.jsonl"  # the final held-out answers, in `arbor tasks score`'s input format
 
 
 @dataclass
@@ -62,6 +64,7 @@ class SFTConfig:
     keep_checkpoints: int = 2
     bf16: bool = False  # bf16 autocast (fast only on CPUs with native bf16)
     max_new_tokens: int = 512
+    max_length: int = 1024  # training examples longer than this many tokens are left out
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
@@ -112,6 +115,9 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             )
         )
     examples = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
+    examples = [e for e in examples if len(e.ids) <= config.max_length]
+    if not examples:
+        raise ArborError(f"no training example fits in max_length {config.max_length} tokens.")
     lengths = [len(e.ids) for e in examples]
 
     optimizer = torch.optim.AdamW(
@@ -152,7 +158,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             if step % config.log_every == 0 or step == config.max_steps:
                 record = _log_window(window, step, schedule.get_last_lr()[0], float(grad_norm), world)
             if rank == 0 and (step % config.eval_every == 0 and step != config.max_steps):
-                record.update(_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val"))
+                record.update(_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val")[0])
             if rank == 0 and record:
                 run.append_metrics(record)
             if rank == 0 and step % config.checkpoint_every == 0 and step != config.max_steps:
@@ -161,11 +167,12 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
 
     result = {}
     if rank == 0:
-        with atomic_directory(run.final, overwrite=True) as staging:
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
-        result = _evaluate(model, tokenizer, config, rows["test"][: config.final_eval_problems], "test")
+        save_model(model, tokenizer, run.final, overwrite=True)
+        result, predictions = _evaluate(model, tokenizer, config, rows["test"][: config.final_eval_problems], "test")
         run.append_metrics({"step": config.max_steps, **result})
+        with atomic_file(run.path / PREDICTIONS_FILE) as stream:
+            stream.writelines(json.dumps(p) + "\n" for p in predictions)
+        result["predictions"] = str(run.path / PREDICTIONS_FILE)
         from arborlab.train.report import write_sft_report
 
         write_sft_report(run, config)
@@ -193,9 +200,11 @@ def _loss(model, batch: dict[str, torch.Tensor], bf16: bool, world: int) -> tupl
     times the world size, so DDP's gradient average equals the gradient of the global token mean:
     the same losses and updates as one process on the whole batch.
     """
-    labels = batch.pop("labels")
+    labels = batch["labels"]
+    # Right padding under a causal mask never reaches a real token, so no attention mask is passed:
+    # that lets SDPA take its fused causal kernel (about 2x faster here, and far less memory).
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        logits = model(**batch).logits
+        logits = model(input_ids=batch["input_ids"]).logits
     shifted_logits, shifted_labels = logits[:, :-1].float(), labels[:, 1:]
     summed = torch.nn.functional.cross_entropy(
         shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1), ignore_index=-100, reduction="sum"
@@ -220,11 +229,13 @@ def _log_window(window: dict, step: int, lr: float, grad_norm: float, world: int
     return record
 
 
-def _evaluate(model, tokenizer, config: SFTConfig, rows: list[dict], split: str) -> dict:
+def _evaluate(model, tokenizer, config: SFTConfig, rows: list[dict], split: str) -> tuple[dict, list[dict]]:
+    """Greedy accuracy on `rows` (metrics named after `split`) and the graded predictions."""
     model.eval()
     report = evaluate_rows(model, tokenizer, config.task, rows, max_new_tokens=config.max_new_tokens)
     model.train()
-    return {f"{split}_accuracy": report["accuracy"], f"{split}_n": report["n"], f"{split}_by_difficulty": report["by_difficulty"]}
+    figures = {f"{split}_accuracy": report["accuracy"], f"{split}_n": report["n"], f"{split}_by_difficulty": report["by_difficulty"]}
+    return figures, report["predictions"]
 
 
 def _save_checkpoint(run: RunFolder, model, tokenizer, optimizer, schedule, step: int, keep: int) -> None:

@@ -1,0 +1,131 @@
+"""Toy models: tiny Llama presets, and loading and saving any local Hugging Face causal LM.
+
+There is one model format: a Hugging Face causal-LM folder (``config.json``, ``model.safetensors``
+and, usually, the tokenizer files), so ``AutoModelForCausalLM.from_pretrained`` loads every model
+and every tool works on any local Llama, Qwen2, GPT-2 … folder, toy or not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+from arborlab.errors import ArborError
+from arborlab.io import atomic_directory
+
+# Shapes of the tiny Llama presets. Parameter counts with a ~1,100-token vocabulary and tied
+# embeddings: 1m ≈ 1.03M, 3m ≈ 3.13M, 20m ≈ 19.9M. All use grouped-query attention (two key/value
+# heads), which shrinks the KV cache and the attention work per decoding step, and an MLP 3.5x wide.
+PRESETS: dict[str, dict[str, int]] = {
+    "1m": dict(hidden_size=128, intermediate_size=448, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2),
+    "3m": dict(hidden_size=192, intermediate_size=672, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=2),
+    "20m": dict(hidden_size=384, intermediate_size=1344, num_hidden_layers=10, num_attention_heads=6, num_key_value_heads=2),
+}
+
+# Settings every preset shares. Embeddings are tied: at these sizes the embedding matrix is a large
+# share of all parameters, and tying is what small open models (SmolLM, Qwen2.5-0.5B) do.
+_COMMON = dict(max_position_embeddings=2048, rms_norm_eps=1e-5, tie_word_embeddings=True)
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def make_config(
+    preset: str,
+    vocab_size: int,
+    *,
+    bos_token_id: int | None = None,
+    eos_token_id: int | None = None,
+    pad_token_id: int | None = None,
+    **overrides,
+) -> LlamaConfig:
+    """The LlamaConfig of a tiny preset ("1m", "3m", "20m") for a tokenizer's vocabulary and special ids.
+
+    `overrides` replace any LlamaConfig setting, e.g. ``num_hidden_layers=8``.
+    """
+    if preset not in PRESETS:
+        raise ArborError(f"unknown model preset '{preset}'; choose one of {', '.join(PRESETS)}.")
+    if vocab_size < 1:
+        raise ArborError(f"vocab_size must be positive, got {vocab_size}.")
+    known = LlamaConfig()
+    for key in overrides:
+        if not hasattr(known, key):
+            raise ArborError(f"'{key}' is not a LlamaConfig setting.")
+    settings = {**_COMMON, **PRESETS[preset], **overrides}
+    return LlamaConfig(
+        vocab_size=vocab_size, bos_token_id=bos_token_id, eos_token_id=eos_token_id, pad_token_id=pad_token_id, **settings
+    )
+
+
+def load_model(path: str | Path):
+    """Load a local Hugging Face causal-LM folder as ``(model, tokenizer)``, the model in eval mode.
+
+    The tokenizer is None when the folder has no tokenizer files: the model alone is enough for
+    tools that work on token ids, and callers that need text raise their own error.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise ArborError(f"the model folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise ArborError(f"{folder} is a file, but a model is a folder holding config.json and the weights.")
+    if not (folder / "config.json").is_file():
+        raise ArborError(f"{folder} is not a Hugging Face model folder: it has no config.json.")
+    config = _read_config(folder)
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ArborError(f"{folder} holds a '{config.model_type}' model, which is not a causal language model.")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise ArborError(f"{folder} has a config.json but no weights file (model.safetensors).")
+    return _read_weights(folder, config), _read_tokenizer(folder)
+
+
+def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> Path:
+    """Write `model` (safetensors) and `tokenizer` (skipped when None) as a Hugging Face folder.
+
+    Everything is written into a temporary sibling folder that is renamed into place at the end, so
+    a crash leaves either the old folder or the new one. An existing `path` is refused unless
+    `overwrite`, and then replaced only once the new folder is complete.
+    """
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite) as staging:
+        model.save_pretrained(staging)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(staging)
+    return path
+
+
+def _read_config(folder: Path):
+    try:
+        return AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as error:
+        reason = str(error).splitlines()[0].rstrip(".")
+        raise ArborError(f"the config.json in {folder} cannot be read: {reason}.") from None
+
+
+def _read_weights(folder: Path, config):
+    try:
+        # Shape mismatches are reported in `info` rather than raised, so both cases get one sentence.
+        model, info = AutoModelForCausalLM.from_pretrained(
+            folder, config=config, output_loading_info=True, ignore_mismatched_sizes=True
+        )
+    except SafetensorError as error:
+        raise ArborError(f"the weights in {folder} are truncated or corrupt ({error}).") from None
+    for problem, keys in (("missing", info["missing_keys"]), ("of the wrong shape", info["mismatched_keys"])):
+        if keys:
+            raise ArborError(
+                f"the weights in {folder} do not match its config.json: "
+                f"{len(keys)} tensors are {problem}, e.g. {sorted(keys)[0]}."
+            )
+    return model.eval()
+
+
+def _read_tokenizer(folder: Path):
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return None
+    try:
+        return AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as error:
+        reason = str(error).splitlines()[0].rstrip(".")
+        raise ArborError(f"the tokenizer in {folder} cannot be loaded: {reason}.") from None

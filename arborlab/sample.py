@@ -1,0 +1,520 @@
+"""Batched sampling with a KV cache from any Hugging Face causal LM, fast on CPU for tiny models.
+
+``sample(model, prompts, max_new_tokens, ...)`` returns one `Completion` per prompt. Back ends:
+
+* ``"arbor"`` (default): our own decoding loop. The prompts go through the model's own forward
+  (left-padded, with position ids from the attention mask, exactly as ``generate`` builds them);
+  then each step feeds one token per row. Llama and Qwen2 models with SDPA attention take a fast
+  path: the decoder layers are written out with the same torch calls transformers makes, over a
+  preallocated KV cache, with none of the per-step mask building, cache concatenation and module
+  plumbing of ``generate``. Every other model runs its own forward with a ``DynamicCache``.
+  Rows that finish are dropped from the batch, so the batch shrinks as sequences end.
+* ``"hf"``: transformers' ``generate`` with the same stopping rules (the reference in the tests).
+
+Exactness: at temperature 0 the arbor back end returns exactly the tokens of
+``generate(do_sample=False)`` run on the SAME batch. It runs the same kernels on the same shapes,
+so the logits are bit-identical, not merely close. (Compare like with like: left-padded batched
+decoding rounds differently from decoding each prompt alone, in transformers too.) One caveat:
+dropping finished rows changes the shapes, and some kernels round differently at other batch
+sizes: MKL's matrix products below 4 rows, and, with more than one thread, PyTorch's CPU
+attention kernel at many sizes. The batch is never shrunk below 4 rows, which keeps
+single-threaded CPU runs bit-identical; with more threads a shrunk batch can differ from
+``generate`` in the last bits of the logits, which changes a greedy token only at a near-exact
+tie. Use ``backend="hf"`` where bit-identity with transformers matters.
+
+Only the arguments decide how tokens are chosen: a model's ``generation_config`` (top-k,
+repetition penalty …) is ignored, and dropout is never applied.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from arborlab.errors import ArborError
+
+BACKENDS = ("arbor", "hf")
+_FAST_MODEL_TYPES = ("llama", "qwen2")
+_MIN_ROWS = 4  # never shrink the batch below this (see "Exactness" above)
+
+
+@dataclass
+class Completion:
+    """One sampled continuation of one prompt.
+
+    tokens: the new token ids; when a stop id or stop sequence ended the completion, it is
+        included, so the text shows how it ended and a trainer can teach the model to stop.
+    logprobs: one per token: log-softmax(logits / temperature) of the chosen token, i.e. the raw
+        model's distribution at the sampling temperature, before top-p truncation (what GRPO's
+        importance ratios need); at temperature 0, log-softmax(logits).
+    finish_reason: "stop" (a stop id or stop sequence) or "length" (max_new_tokens reached).
+    """
+
+    tokens: list[int]
+    logprobs: list[float]
+    finish_reason: str
+
+
+def sample(
+    model,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    stop_ids: Sequence[int] | None = None,
+    stop_sequences: Sequence[Sequence[int]] = (),
+    seed: int | None = None,
+    backend: str = "arbor",
+) -> list[Completion]:
+    """Continue each prompt (a list of token ids) by up to `max_new_tokens` tokens.
+
+    temperature: 0 is greedy decoding. top_p: nucleus sampling; keeps the fewest most likely tokens
+    whose probabilities sum to at least `top_p`. stop_ids: token ids that end a completion; None
+    means the model's eos ids, ``()`` none. stop_sequences: token-id sequences that end a
+    completion, e.g. the ids of ``"</answer>"``. seed: makes sampling reproducible (the arbor back
+    end draws from its own generator; the hf back end seeds torch's global one).
+    """
+    _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend)
+    if not prompts:
+        return []
+    stop = _StopRule(_default_stop_ids(model) if stop_ids is None else stop_ids, stop_sequences, model.device)
+    input_ids, attention_mask = _left_pad(prompts, _pad_id(model), model.device)
+    with torch.inference_mode(), _eval_mode(model):
+        if backend == "hf":
+            tokens, logprobs, ends, stopped = _generate_hf(
+                model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, seed
+            )
+        else:
+            generator = None if seed is None else torch.Generator(model.device).manual_seed(seed)
+            tokens, logprobs, ends, stopped = _generate_arbor(
+                model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator
+            )
+    return [
+        Completion(tokens[i, :end].tolist(), logprobs[i, :end].tolist(), "stop" if hit else "length")
+        for i, (end, hit) in enumerate(zip(ends.tolist(), stopped.tolist()))
+    ]
+
+
+@contextmanager
+def _eval_mode(model):
+    """Run the block with `model` in eval mode (no dropout), then restore its mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend) -> None:
+    if backend not in BACKENDS:
+        raise ArborError(f"unknown sampling back end '{backend}'; choose one of {', '.join(BACKENDS)}.")
+    if max_new_tokens < 1:
+        raise ArborError(f"max_new_tokens must be at least 1, got {max_new_tokens}.")
+    if temperature < 0:
+        raise ArborError(f"temperature must be 0 (greedy) or positive, got {temperature}.")
+    if not 0 < top_p <= 1:
+        raise ArborError(f"top_p must be in (0, 1], got {top_p}.")
+    if any(len(sequence) == 0 for sequence in stop_sequences):
+        raise ArborError("a stop sequence must hold at least one token id.")
+    config = model.config.get_text_config()
+    for number, prompt in enumerate(prompts):
+        if len(prompt) == 0:
+            raise ArborError(f"prompt {number} is empty; every prompt needs at least one token.")
+        if min(prompt) < 0 or max(prompt) >= config.vocab_size:
+            raise ArborError(f"prompt {number} holds a token id outside the model's vocabulary of {config.vocab_size}.")
+    context = getattr(config, "max_position_embeddings", None)
+    longest = max((len(prompt) for prompt in prompts), default=0)
+    if context is not None and longest + max_new_tokens > context:
+        raise ArborError(
+            f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} exceeds "
+            f"the model's context of {context} positions."
+        )
+
+
+def _default_stop_ids(model) -> list[int]:
+    """The model's eos ids, from its generation config or else its config."""
+    generation_config = getattr(model, "generation_config", None)
+    eos = getattr(generation_config, "eos_token_id", None)
+    if eos is None:
+        eos = model.config.get_text_config().eos_token_id
+    if eos is None:
+        return []
+    return [eos] if isinstance(eos, int) else list(eos)
+
+
+def _pad_id(model) -> int:
+    """The id to left-pad prompts with; padding is masked out, so any valid id would do."""
+    for config in (getattr(model, "generation_config", None), model.config.get_text_config()):
+        for name in ("pad_token_id", "eos_token_id"):
+            value = getattr(config, name, None)
+            if value is not None:
+                return value if isinstance(value, int) else value[0]
+    return 0
+
+
+def _left_pad(prompts, pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts as ``input_ids`` and ``attention_mask``, both [batch, longest prompt], padded on the left."""
+    width = max(len(prompt) for prompt in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+        attention_mask[row, width - len(prompt):] = 1
+    return input_ids.to(device), attention_mask.to(device)
+
+
+class _StopRule:
+    """Decides which rows a newly generated token ends.
+
+    A stop sequence of one token is a stop id. Longer ones are matched against the last tokens
+    written to the generated-token buffer.
+    """
+
+    def __init__(self, stop_ids: Sequence[int], stop_sequences: Sequence[Sequence[int]], device):
+        single = [sequence[0] for sequence in stop_sequences if len(sequence) == 1]
+        self.ids = torch.tensor(sorted(set(stop_ids) | set(single)), dtype=torch.long, device=device)
+        self.sequences = [
+            torch.tensor(sequence, dtype=torch.long, device=device) for sequence in stop_sequences if len(sequence) > 1
+        ]
+
+    def hits(self, generated: torch.Tensor, rows: torch.Tensor, step: int) -> torch.Tensor:
+        """Which of `rows` end at `step`. generated: [prompts, max_new_tokens]; rows: [batch] → [batch] bool."""
+        hit = torch.isin(generated[rows, step], self.ids)
+        for sequence in self.sequences:
+            if step + 1 >= len(sequence):
+                recent = generated[rows, step + 1 - len(sequence): step + 1]
+                hit |= (recent == sequence).all(-1)
+        return hit
+
+
+def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next token of each row and its logprob (see `Completion`). logits: [batch, vocab] → [batch], [batch]."""
+    if temperature == 0:
+        tokens = logits.argmax(-1)
+        logprobs = logits.log_softmax(-1)
+    else:
+        logprobs = (logits / temperature).log_softmax(-1)
+        tokens = _draw(logprobs.exp(), top_p, generator)
+    return tokens, logprobs.gather(-1, tokens[:, None])[:, 0]
+
+
+def _draw(probs: torch.Tensor, top_p: float, generator) -> torch.Tensor:
+    """Sample one token per row of probs [batch, vocab], from the top-p nucleus. → [batch]."""
+    if top_p == 1:
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    sorted_probs, order = probs.sort(-1, descending=True)
+    # A token is cut when the tokens ranked above it already hold top_p of the mass; the first never is.
+    cut = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+    choice = torch.multinomial(sorted_probs.masked_fill(cut, 0.0), 1, generator=generator)
+    return order.gather(-1, choice)[:, 0]
+
+
+def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator):
+    """Our decoding loop. input_ids, attention_mask: [prompts, prompt_len].
+
+    Returns tokens [prompts, max_new_tokens], logprobs (same shape), ends [prompts] (how many of
+    the tokens belong to each completion) and stopped [prompts] (bool: a stop rule ended it).
+    """
+    prompts = input_ids.shape[0]
+    device = input_ids.device
+    tokens = torch.zeros((prompts, max_new_tokens), dtype=torch.long, device=device)
+    logprobs = torch.zeros((prompts, max_new_tokens), dtype=torch.float32, device=device)
+    ends = torch.full((prompts,), max_new_tokens, dtype=torch.long, device=device)
+    stopped = torch.zeros(prompts, dtype=torch.bool, device=device)
+    rows = torch.arange(prompts, device=device)  # the prompt each batch row continues
+    alive = torch.ones(prompts, dtype=torch.bool, device=device)  # rows still generating
+
+    decoder = _make_decoder(model, input_ids.shape[1] + max_new_tokens)
+    logits = decoder.prefill(input_ids, attention_mask)
+    for step in range(max_new_tokens):
+        chosen, chosen_logprobs = _choose(logits, temperature, top_p, generator)
+        tokens[rows, step] = chosen
+        logprobs[rows, step] = chosen_logprobs
+        hit = stop.hits(tokens, rows, step) & alive
+        some_finished = bool(hit.any())
+        if some_finished:
+            ends[rows[hit]] = step + 1
+            stopped[rows[hit]] = True
+            alive &= ~hit
+        if step + 1 == max_new_tokens or not alive.any():
+            break
+        keep = _rows_to_keep(alive) if some_finished else None
+        if keep is not None:
+            decoder.keep(keep)
+            rows, alive, chosen = rows[keep], alive[keep], chosen[keep]
+        logits = decoder.step(chosen)
+    return tokens, logprobs, ends, stopped
+
+
+def _rows_to_keep(alive: torch.Tensor) -> torch.Tensor | None:
+    """Batch rows worth keeping once some have finished, or None to keep them all.
+
+    Shrinks only when that drops at least a quarter of the rows (copying the cache costs about a
+    step), and never below `_MIN_ROWS`: finished rows fill the batch up to that size.
+    """
+    size = len(alive)
+    target = max(int(alive.sum()), min(_MIN_ROWS, size))
+    if 4 * target > 3 * size:
+        return None
+    finished = (~alive).nonzero()[:, 0]
+    keep = alive.clone()
+    keep[finished[: target - int(alive.sum())]] = True
+    return keep.nonzero()[:, 0]
+
+
+def _accepts(model, argument: str) -> bool:
+    return argument in inspect.signature(model.forward).parameters
+
+
+def _prefill(model, input_ids, attention_mask):
+    """Run the prompts through the model's forward as ``generate`` does (same inputs, same cache).
+
+    input_ids, attention_mask: [batch, prompt_len]. Returns the last position's logits
+    [batch, vocab] (float32), the filled DynamicCache, the 2D mask to keep extending (None when
+    nothing is padded: ``generate`` then drops it) and the last position ids [batch, 1].
+    """
+    positions = (attention_mask.cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+    mask = None if bool(attention_mask.all()) else attention_mask
+    extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    if _accepts(model, "position_ids"):
+        extra["position_ids"] = positions
+    cache = DynamicCache(config=model.config)
+    output = model(input_ids=input_ids, attention_mask=mask, past_key_values=cache, use_cache=True, **extra)
+    return output.logits[:, -1].float(), cache, mask, positions[:, -1:]
+
+
+def _make_decoder(model, max_length: int):
+    """The fast decoder when the model fits it, else the generic one."""
+    config = model.config
+    full_attention = all(kind == "full_attention" for kind in getattr(config, "layer_types", None) or ())
+    if config.model_type in _FAST_MODEL_TYPES and config._attn_implementation == "sdpa" and full_attention:
+        return _LlamaDecoder(model, max_length)
+    return _HFDecoder(model)
+
+
+class _HFDecoder:
+    """Any causal LM: its own forward, one token per row per step, with a DynamicCache."""
+
+    def __init__(self, model):
+        self.model = model
+        self.pass_positions = _accepts(model, "position_ids")
+
+    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """input_ids, attention_mask: [batch, prompt_len] → next-token logits [batch, vocab]."""
+        logits, self.cache, self.mask, self.positions = _prefill(self.model, input_ids, attention_mask)
+        return logits
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: [batch] → next-token logits [batch, vocab]."""
+        self.positions = self.positions + 1
+        if self.mask is not None:
+            self.mask = torch.cat([self.mask, self.mask.new_ones(len(tokens), 1)], dim=1)
+        extra = {"position_ids": self.positions} if self.pass_positions else {}
+        output = self.model(
+            input_ids=tokens[:, None], attention_mask=self.mask, past_key_values=self.cache, use_cache=True, **extra
+        )
+        return output.logits[:, -1].float()
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only these batch rows. rows: [new_batch] indices."""
+        self.cache.batch_select_indices(rows)
+        self.positions = self.positions[rows]
+        if self.mask is not None:
+            self.mask = self.mask[rows]
+
+
+class _Layer(NamedTuple):
+    """One decoder layer's tensors, fetched once per call so that a step makes no module calls.
+
+    Linear layers are (weight, bias) pairs; norms are (weight, eps) pairs.
+    """
+
+    attn: torch.nn.Module  # handed to the attention function, which reads its head counts
+    head_dim: int
+    scaling: float
+    input_norm: tuple
+    q: tuple
+    k: tuple
+    v: tuple
+    o: tuple
+    post_norm: tuple
+    gate: tuple
+    up: tuple
+    down: tuple
+    act: Callable
+
+    @classmethod
+    def of(cls, layer) -> _Layer:
+        attn, mlp = layer.self_attn, layer.mlp
+        return cls(
+            attn, attn.head_dim, attn.scaling, _norm_of(layer.input_layernorm),
+            *(_linear_of(proj) for proj in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj)),
+            _norm_of(layer.post_attention_layernorm),
+            *(_linear_of(proj) for proj in (mlp.gate_proj, mlp.up_proj, mlp.down_proj)),
+            mlp.act_fn,
+        )
+
+
+def _linear_of(module) -> tuple:
+    return module.weight, module.bias
+
+
+def _norm_of(module) -> tuple:
+    return module.weight, module.variance_epsilon
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """transformers' LlamaRMSNorm (and Qwen2RMSNorm) forward, op for op."""
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(x.dtype)
+
+
+class _LlamaDecoder:
+    """Llama-family decoding (Llama, Qwen2; SDPA attention) with a preallocated KV cache.
+
+    Each step makes the torch calls transformers' decoder layers make, in the same order on the
+    same shapes, so the logits are bit-identical to ``generate``'s, while skipping its per-step
+    work: building the 4D mask, concatenating the cache, and module and wrapper calls.
+    """
+
+    def __init__(self, model, max_length: int):
+        self.model = model
+        self.max_length = max_length
+        self.embed = model.model.embed_tokens.weight
+        self.rotary = model.model.rotary_emb
+        self.layers = [_Layer.of(layer) for layer in model.model.layers]
+        self.final_norm = _norm_of(model.model.norm)
+        self.lm_head = _linear_of(model.lm_head)
+        self.attention = ALL_ATTENTION_FUNCTIONS.get_interface(model.config._attn_implementation, None)
+
+    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """input_ids, attention_mask: [batch, prompt_len] → next-token logits [batch, vocab]."""
+        logits, cache, mask, self.positions = _prefill(self.model, input_ids, attention_mask)
+        batch, self.length = input_ids.shape
+        # keys/values: per layer [batch, kv_heads, max_length, head_dim]; the first `length` are filled.
+        self.keys, self.values = [], []
+        for layer in cache.layers:
+            for buffers, filled in ((self.keys, layer.keys), (self.values, layer.values)):
+                heads, head_dim = filled.shape[1], filled.shape[3]
+                buffer = filled.new_empty(batch, heads, self.max_length, head_dim)
+                buffer[:, :, : self.length] = filled
+                buffers.append(buffer)
+        # The 4D boolean mask [batch, 1, 1, max_length] that transformers builds for SDPA when some
+        # prompt is padded (True = attend), or None when none is, as transformers passes then.
+        self.mask = None
+        if mask is not None:
+            self.mask = torch.ones((batch, 1, 1, self.max_length), dtype=torch.bool, device=input_ids.device)
+            self.mask[:, 0, 0, : self.length] = mask.bool()
+        return logits
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: [batch] → next-token logits [batch, vocab]."""
+        at = self.length
+        self.length += 1
+        self.positions = self.positions + 1
+        hidden = F.embedding(tokens[:, None], self.embed)  # [batch, 1, hidden]
+        cos, sin = self.rotary(hidden, self.positions)  # [batch, 1, head_dim]
+        cos, signed_sin = cos[:, None], _half_signs(sin)[:, None]  # [batch, 1, 1, head_dim]
+        mask = None if self.mask is None else self.mask[..., : self.length]
+        for layer, keys, values in zip(self.layers, self.keys, self.values):
+            hidden = self._layer(layer, hidden, cos, signed_sin, keys, values, at, mask)
+        return F.linear(_rms_norm(hidden, *self.final_norm), *self.lm_head)[:, -1].float()
+
+    def _layer(self, layer: _Layer, hidden, cos, signed_sin, keys, values, at: int, mask) -> torch.Tensor:
+        """One decoder layer on hidden [batch, 1, hidden_size]; writes this token's key and value at `at`."""
+        x = _rms_norm(hidden, *layer.input_norm)
+        heads_shape = (x.shape[0], 1, -1, layer.head_dim)
+        query = F.linear(x, *layer.q).view(heads_shape).transpose(1, 2)  # [batch, heads, 1, head_dim]
+        key = F.linear(x, *layer.k).view(heads_shape).transpose(1, 2)  # [batch, kv_heads, 1, head_dim]
+        keys[:, :, at: at + 1] = _rotate(key, cos, signed_sin)
+        values[:, :, at: at + 1] = F.linear(x, *layer.v).view(heads_shape).transpose(1, 2)
+        end = at + 1
+        out, _ = self.attention(
+            layer.attn, _rotate(query, cos, signed_sin), keys[:, :, :end], values[:, :, :end], mask,
+            dropout=0.0, scaling=layer.scaling,
+        )  # [batch, 1, heads, head_dim]
+        hidden = hidden + F.linear(out.reshape(x.shape[0], 1, -1), *layer.o)
+        x = _rms_norm(hidden, *layer.post_norm)
+        return hidden + F.linear(layer.act(F.linear(x, *layer.gate)) * F.linear(x, *layer.up), *layer.down)
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only these batch rows. rows: [new_batch] indices."""
+        self.keys = [buffer[rows] for buffer in self.keys]
+        self.values = [buffer[rows] for buffer in self.values]
+        self.positions = self.positions[rows]
+        if self.mask is not None:
+            self.mask = self.mask[rows]
+
+
+def _half_signs(sin: torch.Tensor) -> torch.Tensor:
+    """sin [..., head_dim] with its first half negated, for `_rotate`."""
+    half = sin.shape[-1] // 2
+    return torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding, bit-identical to transformers' ``x * cos + rotate_half(x) * sin``.
+
+    rotate_half(x) * sin is [-x2, x1] * [s1, s2]; rolling x by half gives [x2, x1], and
+    x2 * (-s1) equals (-x2) * s1 exactly (a sign flip is exact), with one op instead of four.
+    """
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * signed_sin
+
+
+class _StopCriteria(StoppingCriteria):
+    """Our stop rule as a ``generate`` stopping criterion (per row)."""
+
+    def __init__(self, stop: _StopRule, prompt_length: int):
+        self.stop = stop
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_length:]
+        rows = torch.arange(len(input_ids), device=input_ids.device)
+        return self.stop.hits(generated, rows, generated.shape[1] - 1)
+
+
+def _generate_hf(model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, seed):
+    """transformers' ``generate``, stopped by our rule; same return values as `_generate_arbor`."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    sampling = {"do_sample": False}
+    if temperature > 0:  # top_k=0 turns off generate's default top-k of 50
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    output = model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=None,  # every stop is our criterion's, so rows end exactly where ours do
+        pad_token_id=_pad_id(model),
+        stopping_criteria=StoppingCriteriaList([_StopCriteria(stop, input_ids.shape[1])]),
+        output_logits=True,
+        return_dict_in_generate=True,
+        **sampling,
+    )
+    generated = output.sequences[:, input_ids.shape[1]:]
+    steps = generated.shape[1]
+    logits = torch.stack(output.logits, dim=1).float()  # [prompts, steps, vocab]
+    scaled = logits / temperature if temperature > 0 else logits
+    chosen = scaled.log_softmax(-1).gather(-1, generated[..., None])[..., 0]
+    tokens = torch.zeros((len(input_ids), max_new_tokens), dtype=torch.long, device=input_ids.device)
+    logprobs = torch.zeros((len(input_ids), max_new_tokens), dtype=torch.float32, device=input_ids.device)
+    tokens[:, :steps], logprobs[:, :steps] = generated, chosen
+    ends = torch.full((len(input_ids),), max_new_tokens, dtype=torch.long, device=input_ids.device)
+    stopped = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
+    rows = torch.arange(len(input_ids), device=input_ids.device)
+    for step in range(steps):
+        first = stop.hits(tokens, rows, step) & ~stopped
+        ends[first] = step + 1
+        stopped |= first
+    return tokens, logprobs, ends, stopped

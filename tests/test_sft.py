@@ -1,0 +1,96 @@
+"""SFT from scratch: run folder contents, resume after kill -9, and DDP equal to one process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from arborlab.runs import RunFolder
+from arborlab.train.sft import SFTConfig, train_sft
+
+TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2}
+
+
+def tiny_config(**overrides) -> SFTConfig:
+    values = dict(
+        task="countdown", style="cot", difficulty={"n_numbers": 2}, n_problems=300, preset="1m", model=TINY,
+        batch_size=16, max_steps=30, warmup_steps=5, log_every=5, eval_every=15, eval_problems=8,
+        final_eval_problems=10, checkpoint_every=10, max_new_tokens=40,
+    )
+    values.update(overrides)
+    return SFTConfig(**values)
+
+
+def test_a_run_folder_holds_everything(tmp_path):
+    result = train_sft(tiny_config(), tmp_path / "run", show_progress=False)
+    run = RunFolder(tmp_path / "run")
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["test_n"] == 10
+    model = AutoModelForCausalLM.from_pretrained(run.final)
+    tokenizer = AutoTokenizer.from_pretrained(run.final)
+    assert model.config.vocab_size == len(tokenizer)
+    metrics = run.read_metrics()
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert any("val_accuracy" in m for m in metrics) and "test_accuracy" in metrics[-1]
+    assert run.checkpoint_steps() == [10, 20]
+    for name in ("config.toml", "loss.png", "accuracy.png", "report.html"):
+        assert (run.path / name).is_file()
+    assert "data:image/png;base64" in (run.path / "report.html").read_text()
+    assert SFTConfig.from_dict(run.read_config()) == tiny_config(difficulty={"n_numbers": 2, "max_number": 100, "min_target": 10, "max_target": 100, "use_all": True})
+
+
+def _losses(run_dir):
+    return {m["step"]: m["loss"] for m in RunFolder(run_dir).read_metrics() if "loss" in m}
+
+
+def test_resume_after_kill_continues_the_same_curve(tmp_path):
+    config = tiny_config(max_steps=60, checkpoint_every=20, eval_every=1000)
+    train_sft(config, tmp_path / "straight", show_progress=False)
+
+    script = (
+        "import sys; from tests.test_sft import tiny_config; from arborlab.train.sft import train_sft;"
+        "train_sft(tiny_config(max_steps=60, checkpoint_every=20, eval_every=1000), sys.argv[1], show_progress=False)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "killed")], cwd=Path(__file__).parents[1])
+    run = RunFolder(tmp_path / "killed")
+    deadline = time.time() + 240
+    while not any(step >= 20 for step in run.checkpoint_steps()) and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert run.checkpoint_steps() and not run.final.exists()
+
+    train_sft(SFTConfig(), tmp_path / "killed", resume=True, show_progress=False)
+    straight, resumed = _losses(tmp_path / "straight"), _losses(tmp_path / "killed")
+    assert sorted(resumed) == sorted(straight)
+    for step in straight:
+        assert resumed[step] == pytest.approx(straight[step], rel=1e-5), step
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    config = tiny_config(max_steps=10, eval_every=1000, checkpoint_every=1000, log_every=1)
+    train_sft(config, tmp_path / "one", show_progress=False)
+    (tmp_path / "one" / "data").rename(tmp_path / "data")
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys\nfrom tests.test_sft import tiny_config\nfrom arborlab.train.sft import train_sft\n"
+        "config = tiny_config(max_steps=10, eval_every=1000, checkpoint_every=1000, log_every=1, data_dir=sys.argv[2])\n"
+        "train_sft(config, sys.argv[1], show_progress=False)\n"
+    )
+    root = Path(__file__).parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script),
+         str(tmp_path / "two"), str(tmp_path / "data")],
+        cwd=root, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert sorted(one) == sorted(two) == list(range(1, 11))
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=1e-4), step
