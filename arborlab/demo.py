@@ -31,13 +31,14 @@ DEMO = dict(
     preset="3m",
     batch_size=32,
     learning_rate=2e-3,
-    warmup_steps=50,
-    max_steps=900,
-    eval_every=300,
-    eval_problems=100,
+    warmup_steps=30,
+    max_steps=360,  # about 12 minutes of training on 2 cores, to fit the 15-minute budget
+    eval_every=180,
+    eval_problems=50,
     final_eval_problems=500,
-    checkpoint_every=100,
-    max_new_tokens=1024,
+    checkpoint_every=60,
+    max_length=640,  # the longest 1% of search traces are left out of training
+    max_new_tokens=640,
 )
 #: `--quick` (what the tests run): the same path on a tiny model, in well under a minute
 QUICK = dict(
