@@ -51,6 +51,12 @@ def tasks_list() -> None:
         task = get_task(name)
         knobs = "\n".join(f"{k.name} = {json.dumps(k.default)}  ({k.allowed()}): {k.help}" for k in task.knobs)
         table.add_row(name, task.summary, knobs or "-", ", ".join(task.search_orders))
+    from arborlab.tasks.reasoning_gym import dataset_names
+
+    rg_names = dataset_names()
+    if rg_names:
+        table.add_row("rg:NAME", f"any of reasoning-gym's {len(rg_names)} datasets, answer-only (e.g. rg:{rg_names[0]})",
+                      "its config's int, bool and str fields", "-")
     console.print(table)
 
 

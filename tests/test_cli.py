@@ -30,7 +30,7 @@ def assert_one_sentence_error(code, out, err, *fragments):
 def test_tasks_list_shows_every_task_and_knob():
     code, out, _ = arbor("tasks", "list")
     assert code == 0
-    for name in ("countdown", "n_numbers", "use_all", "dfs, bfs, best-first"):
+    for name in ("countdown", "arithmetic", "compare", "graph-path", "sudoku", "rg:NAME", "n_numbers", "dfs, bfs, best-first"):
         assert name in out
 
 
