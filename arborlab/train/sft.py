@@ -143,7 +143,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             batch_indices = batch_order(lengths, config.batch_size, config.seed, epoch)[position]
             local = distributed.shard(batch_indices, rank, world)
             batch = collate([examples[i] for i in local], tokenizer.pad_token_id)
-            loss, summed, target_tokens = _loss(trained, batch, config.bf16, world)
+            loss, summed, target_tokens = completion_loss(trained, batch, config.bf16, world)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -192,7 +192,7 @@ def _dataset(config: SFTConfig, run: RunFolder, rank: int) -> str:
     return str(folder)
 
 
-def _loss(model, batch: dict[str, torch.Tensor], bf16: bool, world: int) -> tuple[torch.Tensor, float, int]:
+def completion_loss(model, batch: dict[str, torch.Tensor], bf16: bool, world: int) -> tuple[torch.Tensor, float, int]:
     """The loss to backpropagate, and this rank's summed loss and number of target tokens.
 
     The loss is this rank's token-summed cross-entropy over the global batch's target-token count,

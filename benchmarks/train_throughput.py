@@ -1,0 +1,74 @@
+"""Benchmark: SFT training FLOP/s as a fraction of this machine's fp32 matmul peak, both measured now.
+
+The peak is the best of several large square fp32 matmuls. Training runs the same step as
+`arborlab.train.sft` (forward without a mask, summed cross-entropy, backward, clipping, AdamW) on
+the chosen preset with random tokens. FLOPs per token are 6 x parameters (forward + backward
+matmuls) plus the attention scores, 12 x layers x length x hidden (Kaplan et al. 2020).
+
+    python benchmarks/train_throughput.py [--preset 3m] [--batch 32] [--length 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from transformers import LlamaForCausalLM
+
+from arborlab.models import make_config
+from arborlab.train.sft import completion_loss
+
+VOCAB = 1100
+
+
+def matmul_peak(size: int = 2048, seconds: float = 3.0) -> float:
+    """The best fp32 GFLOP/s of `size` x `size` matmuls over about `seconds`."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def training_rate(preset: str, batch: int, length: int, steps: int) -> tuple[float, float]:
+    """(tokens/s, GFLOP/s) of SFT steps on random tokens, after two warm-up steps."""
+    torch.manual_seed(0)
+    config = make_config(preset, VOCAB)
+    model = LlamaForCausalLM(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    input_ids = torch.randint(0, VOCAB, (batch, length))
+    batch_tensors = {"input_ids": input_ids, "labels": input_ids.clone()}
+    for step in range(steps + 2):
+        if step == 2:
+            started = time.perf_counter()
+        loss, _, _ = completion_loss(model, dict(batch_tensors), bf16=False, world=1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    tokens_per_second = steps * batch * length / (time.perf_counter() - started)
+    parameters = sum(p.numel() for p in model.parameters())
+    flops_per_token = 6 * parameters + 12 * config.num_hidden_layers * length * config.hidden_size
+    return tokens_per_second, tokens_per_second * flops_per_token / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="3m")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--length", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=8)
+    args = parser.parse_args()
+
+    peak = matmul_peak()
+    tokens_per_second, gflops = training_rate(args.preset, args.batch, args.length, args.steps)
+    print(f"threads: {torch.get_num_threads()}; fp32 matmul peak: {peak:.1f} GFLOP/s")
+    print(f"SFT {args.preset}, batch {args.batch} x {args.length} tokens: {tokens_per_second:,.0f} tokens/s, {gflops:.1f} GFLOP/s")
+    print(f"sft_flops_fraction_of_peak: {gflops / peak:.2f} (goal >= 0.70)")
+
+
+if __name__ == "__main__":
+    main()
