@@ -98,12 +98,9 @@ def run_demo(task_name: str, out: Path, quick: bool = False, seed: int = 0, cons
 
 def _pick_trace(task, predictions: list[dict]) -> dict | None:
     """A correct prediction that backtracks (else any correct one, else the first)."""
-    def backtracks(p: dict) -> bool:
-        return task.verify(p["problem"], p["completion"]).correct and "back to" in p["completion"]
-
-    return next((p for p in predictions if backtracks(p)), None) or next(
-        (p for p in predictions if task.verify(p["problem"], p["completion"]).correct), predictions[0] if predictions else None
-    )
+    correct = [p for p in predictions if task.verify(p["problem"], p["completion"]).correct]
+    backtracking = [p for p in correct if "back to" in p["completion"]]
+    return next(iter(backtracking or correct or predictions), None)
 
 
 def _summary_table(summary: dict) -> Table:

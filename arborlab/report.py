@@ -52,10 +52,6 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def pre(text: str) -> str:
-    return f"<pre>{html.escape(text)}</pre>"
-
-
 def write_report(path: Path, title: str, sections: list[tuple[str, str]]) -> Path:
     """Write a self-contained report: a title and (heading, HTML body) sections."""
     parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"]

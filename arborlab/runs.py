@@ -15,7 +15,7 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import tomli_w
 
@@ -92,9 +92,6 @@ class RunFolder:
         """Delete all but the newest `keep` checkpoints."""
         for step in self.checkpoint_steps()[:-keep]:
             shutil.rmtree(self.checkpoint(step), ignore_errors=True)
-
-    def iter_files(self, pattern: str) -> Iterator[Path]:
-        return iter(sorted(self.path.glob(pattern)))
 
 
 def read_toml(path: Path | str) -> dict[str, Any]:

@@ -257,8 +257,9 @@ class Countdown(Task):
         text = answer_text(answer)
         target, use_all = problem["target"], problem.get("use_all", True)
         if text.lower() == self.no_solution:
-            if self.is_solvable(problem):
-                return Verdict(False, f"the answer says no solution, but {self.solve(problem)} = {target}")
+            solution = self.solve(problem)
+            if solution is not None:
+                return Verdict(False, f"the answer says no solution, but {solution} = {target}")
             return Verdict(True, "no expression reaches the target, as the answer says")
         try:
             value = evaluate_answer(text, problem["numbers"], use_all)

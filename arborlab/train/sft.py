@@ -94,7 +94,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     distributed.barrier()
 
     rows = {split: pq.read_table(Path(data_dir) / f"{split}.parquet").to_pylist() for split in ("train", "val", "test")}
-    steps_done = run.checkpoint_steps()[-1] if resume and run.checkpoint_steps() else 0
+    saved_steps = run.checkpoint_steps() if resume else []
+    steps_done = saved_steps[-1] if saved_steps else 0
     if steps_done:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -134,13 +135,16 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     trained = distributed.wrap(model)
 
     n_batches = math.ceil(len(examples) / config.batch_size)
+    order, order_epoch = [], -1
     window = {"loss": 0.0, "tokens": 0, "target_tokens": 0, "started": time.perf_counter()}
     model.train()
     with progress_bar("sft", total=config.max_steps, enabled=show_progress and rank == 0, unit="steps") as advance:
         advance(steps_done)
         for step in range(steps_done + 1, config.max_steps + 1):
             epoch, position = divmod(step - 1, n_batches)
-            batch_indices = batch_order(lengths, config.batch_size, config.seed, epoch)[position]
+            if epoch != order_epoch:  # one shuffle per epoch, not per step
+                order, order_epoch = batch_order(lengths, config.batch_size, config.seed, epoch), epoch
+            batch_indices = order[position]
             local = distributed.shard(batch_indices, rank, world)
             batch = collate([examples[i] for i in local], tokenizer.pad_token_id)
             loss, summed, target_tokens = completion_loss(trained, batch, config.bf16, world)
