@@ -14,7 +14,7 @@ setup: $(READY)
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,reasoning-gym]'
+	$(PY) -m pip install --quiet -e '.[test,reasoning-gym,interp,rl]'
 	touch $(READY)
 
 demo: $(READY)
