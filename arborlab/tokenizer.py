@@ -1,18 +1,23 @@
 """The task tokenizer: a word-level `PreTrainedTokenizerFast` that round-trips traces exactly.
 
 Pieces are the trace tags, integers 0–999 (one token each; longer numbers split into single digits
-followed by their last three digits), words, single spaces, newlines and single symbols. The decoder
-fuses pieces back without adding spaces, so ``decode(encode(text)) == text`` for any text whose
-pieces are in the vocabulary; that exactness is what lets a model's sampled tokens be graded.
+followed by their last three digits), frequent phrases, words, single spaces, newlines and single
+symbols. A phrase is a stretch of text without digits or newlines that recurs between numbers in
+the texts the tokenizer is built from (``", left "``, ``"back to "``): one token instead of three to
+five, so traces are about a third shorter and a model's step lines are more regular. Newlines stay
+tokens of their own, so a step always ends at the newline token.
 
-The vocabulary is the special tokens, the trace tags, every integer 0–999 and every piece seen in
-the texts it is built from. ``AutoTokenizer.from_pretrained(folder)`` loads it back.
+The decoder fuses pieces back without adding spaces, so ``decode(encode(text)) == text`` for any
+text whose pieces are in the vocabulary; that exactness is what lets a model's sampled tokens be
+graded. The vocabulary is the special tokens, the trace tags, every integer 0–999 and every piece
+seen in the texts. ``AutoTokenizer.from_pretrained(folder)`` loads it back.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -23,26 +28,48 @@ PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 TRACE_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 # one piece: a tag, a number of at most 3 digits (or one leading digit of a longer number), a word,
 # one whitespace character, or one other character
-PIECE_PATTERN = r"</?think>|</?answer>|\d{1,3}(?!\d)|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
+BASE_PATTERN = r"</?think>|</?answer>|\d{1,3}(?!\d)|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
+# what separates the candidate phrases: numbers, tags and newlines
+_GAP_SPLIT = re.compile(r"\d+|</?think>|</?answer>|\n")
+MAX_PHRASES = 256
 
 
-def _splitter() -> pre_tokenizers.PreTokenizer:
-    return pre_tokenizers.Split(Regex(PIECE_PATTERN), behavior="isolated")
+def piece_pattern(phrases: Sequence[str] = ()) -> str:
+    """The splitting regex: the tags, then `phrases` (longest first), then the base pieces."""
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return "|".join(["</?think>|</?answer>", *map(re.escape, ordered), BASE_PATTERN])
 
 
-def pieces(text: str) -> list[str]:
-    """The pieces `text` splits into (before mapping to ids)."""
-    return [piece for piece, _ in _splitter().pre_tokenize_str(text)]
+def _splitter(phrases: Sequence[str] = ()) -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Split(Regex(piece_pattern(phrases)), behavior="isolated")
+
+
+def pieces(text: str, phrases: Sequence[str] = ()) -> list[str]:
+    """The pieces `text` splits into (before mapping to ids), given the tokenizer's phrases."""
+    return [piece for piece, _ in _splitter(phrases).pre_tokenize_str(text)]
+
+
+def frequent_phrases(texts: Sequence[str], min_share: float = 0.01, limit: int = MAX_PHRASES) -> list[str]:
+    """Stretches of at least two characters between numbers, tags and newlines that occur in at
+    least `min_share` of `texts` (and at least twice), most frequent first, at most `limit`."""
+    counts = Counter()
+    for text in texts:
+        counts.update({gap for gap in _GAP_SPLIT.split(text) if len(gap) >= 2})
+    least = max(2, min_share * len(texts))
+    return [gap for gap, count in counts.most_common(limit) if count >= least]
 
 
 def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     """A tokenizer whose vocabulary covers every piece of `texts` plus all integers 0–999."""
-    seen = Counter(piece for text in texts for piece in pieces(text))
+    texts = list(texts)
+    phrases = frequent_phrases(texts)
+    splitter = _splitter(phrases)
+    seen = Counter(piece for text in texts for piece, _ in splitter.pre_tokenize_str(text))
     fixed = [PAD, BOS, EOS, UNK, *TRACE_TAGS, *map(str, range(1000))]
     fixed_set = set(fixed)
     vocabulary = fixed + sorted(piece for piece in seen if piece not in fixed_set)
     core = Tokenizer(models.WordLevel({piece: index for index, piece in enumerate(vocabulary)}, unk_token=UNK))
-    core.pre_tokenizer = _splitter()
+    core.pre_tokenizer = splitter
     core.decoder = decoders.Fuse()
     return PreTrainedTokenizerFast(
         tokenizer_object=core,

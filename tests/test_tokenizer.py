@@ -3,7 +3,7 @@
 from transformers import AutoTokenizer
 
 from arborlab.tasks import get_task, task_names
-from arborlab.tokenizer import build_tokenizer, pieces
+from arborlab.tokenizer import build_tokenizer, frequent_phrases, pieces
 
 
 def _texts(name, n=30):
@@ -42,3 +42,21 @@ def test_special_tokens_and_unknown_pieces():
     ids = tokenizer("numbers zebra", add_special_tokens=False)["input_ids"]
     assert ids[-1] == tokenizer.unk_token_id
     assert tokenizer.padding_side == "left"
+
+
+def test_frequent_phrases_become_single_tokens_and_newlines_stay_apart():
+    texts = _texts("countdown", 60)
+    tokenizer = build_tokenizer(texts)
+    step = "90+93=183, left 42 183, target 39\nback to 90 93 42, target 39\n"
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer(step, add_special_tokens=False)["input_ids"])
+    assert tokens == ["90", "+", "93", "=", "183", ", left ", "42", " ", "183", ", target ", "39", "\n",
+                      "back to ", "90", " ", "93", " ", "42", ", target ", "39", "\n"]
+    assert tokenizer.decode(tokenizer(step, add_special_tokens=False)["input_ids"]) == step
+
+
+def test_phrases_need_to_recur_and_never_hold_digits_or_newlines():
+    texts = ["5 rare phrase 6"] + ["1, common 3\n4 y 5"] * 99
+    found = frequent_phrases(texts)
+    assert sorted(found) == [" y ", ", common "]
+    assert pieces("7, common 8", found) == ["7", ", common ", "8"]
+    assert pieces("7 rare phrase 8", found) == ["7", " ", "rare", " ", "phrase", " ", "8"]

@@ -8,8 +8,12 @@ are legal in answers, as in TinyZero.
 Trace steps use integer intermediate results, as in Stream-of-Search (``a-b`` only when a >= b,
 ``a/b`` only when b divides a). Two step forms, each restating the target:
 
-    5*4=20, left 6 20, target 24      apply an operation to two numbers of the current state
+    4*5=20, left 6 20, target 24      apply an operation to two numbers of the current state
     back to 4 5 6, target 24          return to a state reached earlier in the trace
+
+As in Stream-of-Search, a state lists its numbers in the order they arose: the numbers not used,
+in their order, then the new result (the root state is the prompt's order). A model then copies
+numbers rather than sorting them; the step checker accepts any order.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from arborlab.errors import ArborError
 from arborlab.tasks.base import Knob, Problem, StepCheck, Task, Verdict, register
 from arborlab.text import answer_text
 
-State = tuple[int, ...]  # a multiset of integers, kept sorted
+State = tuple[int, ...]  # a multiset of integers (sorted where it is a key; in arising order in traces)
 MAX_ANSWER_CHARS = 1000
 ANSWER_CHARACTERS = frozenset("0123456789+-*/() ")
 APPLY_STEP = re.compile(r"(\d+)([-+*/])(\d+)=(\d+), left ((?:\d+ )*\d+), target (\d+)")
@@ -51,19 +55,24 @@ def integer_op(a: int, op: str, b: int) -> int | None:
     raise ValueError(op)
 
 
-def children(state: State) -> Iterator[tuple[int, str, int, int, State]]:
-    """Every integer step from `state`: (a, op, b, result, next state), larger operand first."""
-    values = sorted(state, reverse=True)
+def children(state: State) -> Iterator[tuple[int, int, str, int, int, State]]:
+    """Every integer step from `state`: (i, j, a, op, b, result, next state), in state order.
+
+    Pairs of positions i < j in order, then + - * /; `a` and `b` are the numbers at i and j, except
+    that - and / put the larger first. The next state is the unused numbers in order, then the result.
+    Steps repeating an earlier one (equal numbers at two positions) are skipped.
+    """
     seen = set()
-    for i, j in combinations(range(len(values)), 2):
-        a, b = values[i], values[j]
-        rest = values[:i] + values[i + 1 : j] + values[j + 1 :]
+    for i, j in combinations(range(len(state)), 2):
+        rest = state[:i] + state[i + 1 : j] + state[j + 1 :]
         for op in "+-*/":
+            a, b = (state[i], state[j]) if op in "+*" else (max(state[i], state[j]), min(state[i], state[j]))
             result = integer_op(a, op, b)
-            if result is None or (a, op, b) in seen:
+            key = (min(a, b), max(a, b), op)
+            if result is None or key in seen:
                 continue
-            seen.add((a, op, b))
-            yield a, op, b, result, tuple(sorted(rest + [result]))
+            seen.add(key)
+            yield i, j, a, op, b, result, rest + (result,)
 
 
 def is_goal(state: State, target: int, use_all: bool) -> bool:
@@ -71,12 +80,16 @@ def is_goal(state: State, target: int, use_all: bool) -> bool:
     return state == (target,) if use_all else target in state
 
 
-@lru_cache(maxsize=1 << 18)
 def integer_solvable(state: State, target: int, use_all: bool) -> bool:
-    """Whether integer steps lead from `state` to a goal state (exhaustive, memoized)."""
+    """Whether integer steps lead from `state` (in any order) to a goal state (exhaustive, memoized)."""
+    return _sorted_solvable(tuple(sorted(state)), target, use_all)
+
+
+@lru_cache(maxsize=1 << 18)
+def _sorted_solvable(state: State, target: int, use_all: bool) -> bool:
     if is_goal(state, target, use_all):
         return True
-    return any(integer_solvable(nxt, target, use_all) for *_, nxt in children(state))
+    return any(_sorted_solvable(tuple(sorted(nxt)), target, use_all) for *_, nxt in children(state))
 
 
 # ---- rational expressions (answers) ------------------------------------------------------------
@@ -361,24 +374,23 @@ def _replay(step: str, state: State, target: int, reached: set[State]) -> tuple[
 
 
 class _Node:
-    """A search node: the sorted state, one expression per number, and the step that made it."""
+    """A search node: the state (in arising order), one expression per number, and the step that made it."""
 
     def __init__(self, state: State, expressions: tuple[str, ...], parent: "_Node | None", step: str):
         self.state, self.expressions, self.parent, self.step = state, expressions, parent, step
+        self.key = tuple(sorted(state))  # the multiset: two orders of the same numbers are one state
 
     @staticmethod
     def start(numbers: list[int]) -> "_Node":
-        values = tuple(sorted(numbers))
-        return _Node(values, tuple(map(str, values)), None, "")
+        return _Node(tuple(numbers), tuple(map(str, numbers)), None, "")
 
     def expand(self) -> Iterator["_Node"]:
-        for a, op, b, result, state in children(self.state):
-            pool = list(zip(self.state, self.expressions))
-            ea = pool.pop(next(i for i, (v, _) in enumerate(pool) if v == a))[1]
-            eb = pool.pop(next(i for i, (v, _) in enumerate(pool) if v == b))[1]
-            pool.append((result, f"{_wrap(ea)}{op}{_wrap(eb)}"))
-            pool.sort(key=lambda item: item[0])
-            yield _Node(state, tuple(e for _, e in pool), self, f"{a}{op}{b}={result}")
+        for i, j, a, op, b, result, state in children(self.state):
+            ea, eb = self.expressions[i], self.expressions[j]
+            if (a, b) != (self.state[i], self.state[j]):
+                ea, eb = eb, ea
+            rest = self.expressions[:i] + self.expressions[i + 1 : j] + self.expressions[j + 1 :]
+            yield _Node(state, rest + (f"{_wrap(ea)}{op}{_wrap(eb)}",), self, f"{a}{op}{b}={result}")
 
     def step_line(self, target: int) -> str:
         return f"{self.step}, left {' '.join(map(str, self.state))}, target {target}"
@@ -406,7 +418,7 @@ def _solution_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
 
 def _breadth_first_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
     """The nodes of a fewest-steps path from `root` to a goal (breadth-first, no trace)."""
-    queue, seen = deque([root]), {root.state}
+    queue, seen = deque([root]), {root.key}
     while queue:
         node = queue.popleft()
         if is_goal(node.state, target, use_all):
@@ -415,23 +427,23 @@ def _breadth_first_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
                 path.append(path[-1].parent)
             return path[::-1]
         for child in node.expand():
-            if child.state not in seen:
-                seen.add(child.state)
+            if child.key not in seen:
+                seen.add(child.key)
                 queue.append(child)
     raise AssertionError("called on an unsolvable state")
 
 
 def _depth_first(root: _Node, target: int, use_all: bool, steps: list[str]) -> _Node | None:
     """Depth-first search writing each move and each return; the goal node, or None."""
-    visited = {root.state}
+    visited = {root.key}
 
     def visit(node: _Node) -> _Node | None:
         if is_goal(node.state, target, use_all):
             return node
         for child in node.expand():
-            if child.state in visited:
+            if child.key in visited:
                 continue
-            visited.add(child.state)
+            visited.add(child.key)
             steps.append(child.step_line(target))
             if (goal := visit(child)) is not None:
                 return goal
@@ -446,13 +458,13 @@ def _frontier_search(root: _Node, target: int, use_all: bool, steps: list[str], 
     if is_goal(root.state, target, use_all):
         return root
     frontier = [(priority(root, 0), 0, root)]
-    visited, current, counter = {root.state}, root, 1
+    visited, current, counter = {root.key}, root, 1
     while frontier:
         *_, node = heapq.heappop(frontier)
         for child in node.expand():
-            if child.state in visited:
+            if child.key in visited:
                 continue
-            visited.add(child.state)
+            visited.add(child.key)
             if current is not node:
                 steps.append(node.back_line(target))
             steps.append(child.step_line(target))
