@@ -243,6 +243,56 @@ def _parse_ks(text: str) -> list[int]:
     return ks
 
 
+study_app = typer.Typer(help="Packaged experiments (long: tens of minutes to hours), each writing a report.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("styles")
+def study_styles(
+    out: Path = typer.Option(Path("runs/study-styles"), help="study folder (rerun to resume)"),
+    token_budget: int = typer.Option(3_000_000, help="training tokens per trace style"),
+    preset: str = typer.Option("3m", help="model size preset"),
+    eval_problems: int = typer.Option(300, help="problems graded, held out and harder each"),
+) -> None:
+    """Search vs optimal-path (cot) vs direct traces at an equal token budget, on held-out and harder problems."""
+    from arborlab.studies.trace_styles import StylesStudy, run_styles_study
+
+    if token_budget < 1 or eval_problems < 1:
+        raise ArborError("--token-budget and --eval-problems must be at least 1.")
+    results = run_styles_study(StylesStudy(token_budget=token_budget, preset=preset, eval_problems=eval_problems), out)
+    for r in results:
+        console.print(f"{r['style']:>7}: held out {r['heldout_accuracy']:.1%}, harder {r['harder_accuracy']:.1%} "
+                      f"({r['train_tokens'] / 1e6:.2f}M tokens, {r['train_seconds']:.0f} s)")
+    console.print(f"report: {out / 'report.html'}")
+
+
+@study_app.command("sos")
+def study_sos(
+    out: Path = typer.Option(Path("runs/study-sos"), help="study folder (rerun to resume)"),
+    minutes: str = typer.Option("15,60", help="training budgets in minutes of this machine, comma-separated"),
+    orders: str = typer.Option("dfs,bfs,best-first", help="search orders of the traces, comma-separated"),
+    preset: str = typer.Option("3m", help="model size preset"),
+    eval_problems: int = typer.Option(300, help="problems graded with seen and with unseen targets, each"),
+) -> None:
+    """Countdown-4 in Stream-of-Search's setting (10% of targets unseen) by search order and budget."""
+    from arborlab.studies.sos_countdown import SoSStudy, run_sos_study
+    from arborlab.tasks.base import SEARCH_ORDERS
+
+    try:
+        budgets = tuple(float(m) for m in minutes.split(",") if m.strip())
+    except ValueError:
+        budgets = ()
+    if not budgets or min(budgets) <= 0:
+        raise ArborError(f"--minutes takes positive numbers separated by commas, e.g. 15,60; got '{minutes}'.")
+    chosen = tuple(o.strip() for o in orders.split(",") if o.strip())
+    if not chosen or any(o not in SEARCH_ORDERS for o in chosen):
+        raise ArborError(f"--orders takes some of {', '.join(SEARCH_ORDERS)}, comma-separated; got '{orders}'.")
+    results = run_sos_study(SoSStudy(minutes=budgets, orders=chosen, preset=preset, eval_problems=eval_problems), out)
+    for r in results:
+        console.print(f"{r['order']:>10}, {r['budget_minutes']:g} min: seen {r['seen_accuracy']:.1%}, unseen {r['unseen_accuracy']:.1%}")
+    console.print(f"report: {out / 'report.html'}")
+
+
 @app.command("demo")
 def demo(
     task_name: str = typer.Option("countdown", "--task", help="task to demonstrate"),

@@ -19,7 +19,7 @@ from arborlab.io import atomic_file
 from arborlab.render import render_trace
 from arborlab.runs import RunFolder
 from arborlab.tasks import get_task
-from arborlab.train.sft import SFTConfig, train_sft
+from arborlab.train.sft import SFTConfig, train_or_resume
 
 #: the embedded defaults: countdown with 3 numbers, stream-of-search traces, a 3M-parameter Llama
 DEMO = dict(
@@ -69,9 +69,8 @@ def run_demo(task_name: str, out: Path, quick: bool = False, seed: int = 0, cons
     config = demo_config(task_name, quick, seed)
     task = get_task(config.task)
     run = RunFolder(out)
-    resume = run.config_path.is_file() and not run.final.exists() and bool(run.checkpoint_steps())
     console.rule(f"[bold]arborlab demo: {config.task}, {config.style} traces, preset {config.preset}")
-    result = train_sft(config, out, resume=resume, overwrite=not resume)
+    result = train_or_resume(config, out)
 
     predictions = [json.loads(line) for line in Path(result["predictions"]).read_text().splitlines()]
     shown = _pick_trace(task, predictions)

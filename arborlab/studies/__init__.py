@@ -1,0 +1,1 @@
+"""Packaged experiments: each trains and evaluates what it needs and writes a run folder with a report."""

@@ -1,0 +1,41 @@
+"""The packaged studies run end to end at a tiny scale: budgets, held-out splits, resumption, reports."""
+
+import json
+
+import pyarrow.parquet as pq
+
+from arborlab.studies.sos_countdown import SoSStudy, run_sos_study
+from arborlab.studies.trace_styles import StylesStudy, run_styles_study
+
+TINY_MODEL = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2}
+
+
+def test_styles_study_trains_each_style_on_the_same_token_budget(tmp_path):
+    study = StylesStudy(styles=("search", "direct"), token_budget=6_000, n_problems=300, model=TINY_MODEL,
+                        batch_size=4, warmup_steps=2, eval_problems=4, max_new_tokens=48)
+    results = run_styles_study(study, tmp_path, show_progress=False)
+    assert [r["style"] for r in results] == ["search", "direct"]
+    for r in results:
+        # the budget sets the steps from the mean length: within a few batches of the budget
+        assert 0.5 * study.token_budget <= r["train_tokens"] <= 1.5 * study.token_budget
+        assert 0 <= r["heldout_accuracy"] <= 1 and r["n_harder"] == 4
+    # direct traces are shorter, so the same tokens take more steps
+    assert results[1]["train_steps"] > results[0]["train_steps"]
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "styles.png").is_file()
+    # a rerun reuses the finished runs and gives the same figures
+    assert run_styles_study(study, tmp_path, show_progress=False) == results
+
+
+def test_sos_study_never_trains_on_unseen_targets(tmp_path):
+    study = SoSStudy(orders=("dfs",), minutes=(0.02,), n_problems=400, model=TINY_MODEL, batch_size=4, warmup_steps=2,
+                     eval_problems=5, max_new_tokens=48, max_length=400, calibration_steps=4)
+    unseen = set(study.unseen_targets())
+    assert len(unseen) == 9  # 10% of the 91 targets 10..100
+    results = run_sos_study(study, tmp_path, show_progress=False)
+    train_targets = {json.loads(p)["target"] for p in pq.read_table(tmp_path / "data-dfs" / "train.parquet").column("problem").to_pylist()}
+    assert train_targets and not train_targets & unseen
+    (r,) = results
+    assert r["order"] == "dfs" and r["n_each"] == 5 and r["train_tokens"] > 0
+    assert 0 <= r["seen_accuracy"] <= 1 and 0 <= r["unseen_accuracy"] <= 1
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "sos.png").is_file()
