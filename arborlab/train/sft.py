@@ -55,6 +55,7 @@ class SFTConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 100
     max_steps: int = 2000
+    token_budget: int = 0  # when > 0: train on about this many tokens (max_steps follows from the mean length)
     grad_clip: float = 1.0
     log_every: int = 20
     eval_every: int = 500
@@ -120,6 +121,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     if not examples:
         raise ArborError(f"no training example fits in max_length {config.max_length} tokens.")
     lengths = [len(e.ids) for e in examples]
+    if config.token_budget > 0:  # equal-token comparisons: the steps that consume the budget
+        config.max_steps = max(1, round(config.token_budget * len(lengths) / (sum(lengths) * config.batch_size)))
 
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
@@ -163,6 +166,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
                 record = _log_window(window, step, schedule.get_last_lr()[0], float(grad_norm), world)
             if rank == 0 and (step % config.eval_every == 0 and step != config.max_steps):
                 record.update(_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val")[0])
+                window["started"] = time.perf_counter()  # evaluation time is not training time
             if rank == 0 and record:
                 run.append_metrics(record)
             if rank == 0 and step % config.checkpoint_every == 0 and step != config.max_steps:
@@ -182,6 +186,13 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         write_sft_report(run, config)
     distributed.teardown()
     return result
+
+
+def train_or_resume(config: SFTConfig, out: Path | str, show_progress: bool = True) -> dict:
+    """Train `config` into `out`, or continue the interrupted run there (same config) from its last checkpoint."""
+    run = RunFolder(out)
+    resume = run.config_path.is_file() and not run.final.exists() and bool(run.checkpoint_steps())
+    return train_sft(config, out, resume=resume, overwrite=not resume, show_progress=show_progress)
 
 
 def _dataset(config: SFTConfig, run: RunFolder, rank: int) -> str:
@@ -228,6 +239,8 @@ def _log_window(window: dict, step: int, lr: float, grad_norm: float, world: int
         "lr": lr,
         "grad_norm": grad_norm,
         "tokens_per_second": tokens / max(seconds, 1e-9),
+        "tokens": tokens,  # trained on in this window (all ranks)
+        "seconds": round(seconds, 3),  # the window's training time (evaluations excluded)
     }
     window.update(loss=0.0, tokens=0, target_tokens=0, started=time.perf_counter())
     return record
