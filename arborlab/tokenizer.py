@@ -4,7 +4,7 @@ Pieces are the trace tags, integers 0–999 (one token each; longer numbers spli
 followed by their last three digits), frequent phrases, words, single spaces, newlines and single
 symbols. A phrase is a stretch of text without digits or newlines that recurs between numbers in
 the texts the tokenizer is built from (``", left "``, ``"back to "``): one token instead of three to
-five, so traces are about a third shorter and a model's step lines are more regular. Newlines stay
+five, so traces are about a third shorter (countdown-3 search: 36%) and a model's step lines are more regular. Newlines stay
 tokens of their own, so a step always ends at the newline token.
 
 The decoder fuses pieces back without adding spaces, so ``decode(encode(text)) == text`` for any
