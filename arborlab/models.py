@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -129,3 +130,32 @@ def _read_tokenizer(folder: Path):
     except (OSError, ValueError, KeyError) as error:
         reason = str(error).splitlines()[0].rstrip(".")
         raise ArborError(f"the tokenizer in {folder} cannot be loaded: {reason}.") from None
+
+
+NUMBER_INITS = ("random", "digits")
+
+
+def init_number_embeddings(model, tokenizer, scheme: str) -> int:
+    """Give every integer token 0–999 an embedding that spells its digits; returns how many rows changed.
+
+    "digits": dimensions 0–9, 10–19 and 20–29 of the row for n hold one-hots of its units, tens and
+    hundreds digits (scaled to the norm of a random row), the rest keeps its random init. With tied
+    embeddings the same rows score output tokens, so from the first step a number's logit is a sum
+    of per-digit scores: the model can learn arithmetic on digits instead of one fact per pair of
+    numbers (like Abacus embeddings, McLeish et al. 2024, but inside one token). "random": no change.
+    The rows stay trainable, and the model stays a plain HF causal LM.
+    """
+    if scheme not in NUMBER_INITS:
+        raise ArborError(f"unknown number embedding init '{scheme}'; choose one of {', '.join(NUMBER_INITS)}.")
+    embeddings = model.get_input_embeddings().weight
+    if scheme == "random" or embeddings.shape[1] < 30:
+        return 0
+    vocabulary = tokenizer.get_vocab()
+    rows = [(vocabulary[str(n)], n) for n in range(1000) if str(n) in vocabulary]
+    with torch.no_grad():
+        scale = float(embeddings.norm(dim=1).mean()) / 3**0.5  # three ones: the norm of an average row
+        for row, number in rows:
+            embeddings[row, :30] = 0.0
+            for place in range(3):
+                embeddings[row, 10 * place + number // 10**place % 10] = scale
+    return len(rows)

@@ -139,3 +139,32 @@ def test_load_model_explains_missing_truncated_and_mismatched_weights(saved):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ArborError, match=r"do not match its config.json: \d+ tensors are of the wrong shape"):
         load_model(folder)
+
+
+def test_digit_number_init_spells_each_number_and_scores_outputs_digit_by_digit():
+    from arborlab.models import init_number_embeddings
+    from arborlab.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer(["numbers 1 2 target 3"])
+    torch.manual_seed(0)
+    config = make_config("1m", len(tokenizer), bos_token_id=1, eos_token_id=2, pad_token_id=0, num_hidden_layers=1)
+    model = LlamaForCausalLM(config)
+    before = model.get_input_embeddings().weight.detach().clone()
+    assert init_number_embeddings(model, tokenizer, "random") == 0
+    assert torch.equal(model.get_input_embeddings().weight, before)
+    assert init_number_embeddings(model, tokenizer, "digits") == 1000
+    weight = model.get_input_embeddings().weight.detach()
+    row = weight[tokenizer.convert_tokens_to_ids("472")]
+    scale = row[2]
+    assert scale > 0 and torch.equal((row[:30] != 0).nonzero().flatten(), torch.tensor([2, 17, 24]))
+    assert torch.allclose(row[[2, 17, 24]], scale.expand(3))
+    assert torch.equal(row[30:], before[tokenizer.convert_tokens_to_ids("472")][30:])  # the rest keeps its init
+    # tied output: a hidden state that likes units 2, tens 7 and hundreds 4 scores 472 above every other number
+    hidden = torch.zeros(weight.shape[1])
+    hidden[[2, 17, 24]] = 1.0
+    numbers = [tokenizer.convert_tokens_to_ids(str(n)) for n in range(1000)]
+    scores = (weight[numbers, :30] @ hidden[:30])
+    assert int(scores.argmax()) == 472 and torch.isclose(scores[472], 3 * scale)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    with pytest.raises(ArborError, match="unknown number embedding init"):
+        init_number_embeddings(model, tokenizer, "fourier")

@@ -25,7 +25,7 @@ from arborlab.data import make_dataset
 from arborlab.errors import ArborError
 from arborlab.evaluate import evaluate_rows
 from arborlab.io import atomic_directory, atomic_file
-from arborlab.models import make_config, save_model
+from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
 from arborlab.tasks import get_task
@@ -49,6 +49,7 @@ class SFTConfig:
     data_dir: str = ""  # an existing dataset folder instead (train/val/test.parquet)
     preset: str = "3m"
     model: dict[str, Any] = field(default_factory=dict)  # LlamaConfig fields overriding the preset
+    number_init: str = "random"  # "digits": integer tokens start from embeddings that spell their digits
     seed: int = 0
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -86,6 +87,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
     else:
         config.difficulty = get_task(config.task).difficulty(config.difficulty)  # validated, typed
+        if config.number_init not in NUMBER_INITS:
+            raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
         if rank == 0:
             if overwrite and run.path.exists():
                 shutil.rmtree(run.path)
@@ -116,6 +119,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
                 **config.model,
             )
         )
+        init_number_embeddings(model, tokenizer, config.number_init)
     examples = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
     examples = [e for e in examples if len(e.ids) <= config.max_length]
     if not examples:
