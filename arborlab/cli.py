@@ -132,7 +132,7 @@ def tasks_score(
     err_console.print(f"{correct} of {total} correct{share}")
 
 
-train_app = typer.Typer(help="Train toy models: SFT from scratch.", no_args_is_help=True)
+train_app = typer.Typer(help="Train toy models: SFT from scratch, then GRPO or RFT on verifiable rewards.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 
@@ -175,6 +175,85 @@ def train_sft_command(
             settings["difficulty"] = {**settings.get("difficulty", {}), **parse_difficulty(difficulty)}
         result = train_sft(SFTConfig.from_dict(settings), out, overwrite=overwrite)
     console.print(f"test accuracy {result['test_accuracy']:.1%} on {result['test_n']} held-out problems; run folder {out}")
+
+
+def _rl_settings(config: Optional[Path], chosen: dict, difficulty: list[str]) -> dict:
+    """Settings from a --config TOML, overridden by the options given on the command line."""
+    from arborlab.runs import read_toml
+
+    settings = read_toml(config) if config else {}
+    settings.update({k: v for k, v in chosen.items() if v is not None})
+    if difficulty:
+        settings["difficulty"] = {**settings.get("difficulty", {}), **parse_difficulty(difficulty)}
+    return settings
+
+
+def _print_rl_result(summary: dict, out: Path) -> None:
+    before, after, n = summary["heldout_accuracy_before"], summary["heldout_accuracy_after"], summary["heldout_n"]
+    console.print(f"held-out accuracy {before:.1%} -> {after:.1%} on {n} problems; run folder {out}")
+
+
+@train_app.command("grpo")
+def train_grpo_command(
+    init: Optional[Path] = typer.Option(None, help="model folder to start from (e.g. runs/NAME/final of an SFT run)"),
+    out: Optional[Path] = typer.Option(None, help="run folder to create (runs/NAME)"),
+    resume: Optional[Path] = typer.Option(None, help="continue the run in this folder from its last checkpoint"),
+    config: Optional[Path] = typer.Option(None, "--config", help="a TOML of GRPO settings, e.g. recipes/countdown-grpo.toml"),
+    task_name: Optional[str] = typer.Option(None, "--task", help="task whose verifier gives the reward"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP),
+    reward: Optional[str] = typer.Option(None, help="exact, format, steps, random, positive_only or negative_only"),
+    loss: Optional[str] = typer.Option(None, "--loss", help="loss aggregation: sequence (GRPO), token (DAPO) or constant (Dr. GRPO)"),
+    max_steps: Optional[int] = typer.Option(None, help="GRPO steps"),
+    prompts_per_step: Optional[int] = typer.Option(None, help="problems per step"),
+    group_size: Optional[int] = typer.Option(None, help="completions per problem"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="learning rate"),
+    beta: Optional[float] = typer.Option(None, help="weight of the KL to the initial model"),
+    seed: Optional[int] = typer.Option(None, help="random seed"),
+    overwrite: bool = typer.Option(False, help="replace a run already in --out"),
+) -> None:
+    """GRPO on the task's verifiable reward, from a trained model; metrics, checkpoints, report."""
+    from arborlab.train.grpo import GRPOConfig, train_grpo
+
+    if resume is not None:
+        summary, out = train_grpo(GRPOConfig(), resume, resume=True), resume
+    else:
+        if out is None:
+            raise ArborError("give --out runs/NAME for a new run, or --resume runs/NAME to continue one.")
+        chosen = {"init": str(init) if init else None, "task": task_name, "reward": reward, "loss_aggregation": loss,
+                  "max_steps": max_steps, "prompts_per_step": prompts_per_step, "group_size": group_size,
+                  "learning_rate": learning_rate, "beta": beta, "seed": seed}
+        summary = train_grpo(GRPOConfig.from_dict(_rl_settings(config, chosen, difficulty)), out, overwrite=overwrite)
+    _print_rl_result(summary, out)
+
+
+@train_app.command("rft")
+def train_rft_command(
+    init: Optional[Path] = typer.Option(None, help="model folder to improve (e.g. runs/NAME/final of an SFT run)"),
+    out: Optional[Path] = typer.Option(None, help="run folder to create (runs/NAME)"),
+    resume: Optional[Path] = typer.Option(None, help="continue the run in this folder from its last finished round"),
+    config: Optional[Path] = typer.Option(None, "--config", help="a TOML of RFT settings"),
+    task_name: Optional[str] = typer.Option(None, "--task", help="task whose verifier filters the samples"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP),
+    rounds: Optional[int] = typer.Option(None, help="sample-filter-fine-tune rounds"),
+    samples: Optional[int] = typer.Option(None, help="completions sampled per problem (k)"),
+    problems_per_round: Optional[int] = typer.Option(None, help="training problems sampled each round"),
+    rationalize: Optional[bool] = typer.Option(None, "--rationalize/--no-rationalize", help="STaR: retry failures with the answer as a hint"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="fine-tuning learning rate"),
+    seed: Optional[int] = typer.Option(None, help="random seed"),
+    overwrite: bool = typer.Option(False, help="replace a run already in --out"),
+) -> None:
+    """Rejection-sampling fine-tuning / STaR: keep verified samples, fine-tune, repeat."""
+    from arborlab.train.rft import RFTConfig, train_rft
+
+    if resume is not None:
+        summary, out = train_rft(RFTConfig(), resume, resume=True), resume
+    else:
+        if out is None:
+            raise ArborError("give --out runs/NAME for a new run, or --resume runs/NAME to continue one.")
+        chosen = {"init": str(init) if init else None, "task": task_name, "rounds": rounds, "samples": samples,
+                  "problems_per_round": problems_per_round, "rationalize": rationalize, "learning_rate": learning_rate, "seed": seed}
+        summary = train_rft(RFTConfig.from_dict(_rl_settings(config, chosen, difficulty)), out, overwrite=overwrite)
+    _print_rl_result(summary, out)
 
 
 @app.command("sample")

@@ -24,7 +24,7 @@ from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 from arborlab.data import make_dataset
 from arborlab.errors import ArborError
 from arborlab.evaluate import evaluate_rows
-from arborlab.io import atomic_directory, atomic_file
+from arborlab.io import atomic_file
 from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
@@ -32,8 +32,8 @@ from arborlab.tasks import get_task
 from arborlab.tokenizer import build_tokenizer
 from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
+from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 
-STATE_FILE = "trainer_state.pt"
 PREDICTIONS_FILE = "predictions.jsonl"  # the final held-out answers, in `arbor tasks score`'s input format
 
 
@@ -101,11 +101,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     saved_steps = run.checkpoint_steps() if resume else []
     steps_done = saved_steps[-1] if saved_steps else 0
     if steps_done:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        checkpoint = run.checkpoint(steps_done)
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-        model = AutoModelForCausalLM.from_pretrained(checkpoint)
+        model, tokenizer, state = load_checkpoint(run, steps_done)
     else:
         tokenizer = build_tokenizer(prompt_text(r["prompt"]) + r["completion"] for r in rows["train"])
         torch.manual_seed(config.seed)
@@ -133,10 +129,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     )
     schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
     if steps_done:
-        state = torch.load(run.checkpoint(steps_done) / STATE_FILE, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["torch_rng"])
         if rank == 0:
             run.keep_metrics_until(steps_done)
     trained = distributed.wrap(model)
@@ -174,7 +168,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             if rank == 0 and record:
                 run.append_metrics(record)
             if rank == 0 and step % config.checkpoint_every == 0 and step != config.max_steps:
-                _save_checkpoint(run, model, tokenizer, optimizer, schedule, step, config.keep_checkpoints)
+                state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()}
+                save_checkpoint(run, model, tokenizer, state, step, config.keep_checkpoints)
             distributed.barrier()
 
     result = {}
@@ -258,12 +253,3 @@ def _evaluate(model, tokenizer, config: SFTConfig, rows: list[dict], split: str)
     figures = {f"{split}_accuracy": report["accuracy"], f"{split}_n": report["n"], f"{split}_by_difficulty": report["by_difficulty"]}
     return figures, report["predictions"]
 
-
-def _save_checkpoint(run: RunFolder, model, tokenizer, optimizer, schedule, step: int, keep: int) -> None:
-    """Write checkpoints/step-N whole (temporary name, then rename), then prune old ones."""
-    with atomic_directory(run.checkpoint(step), overwrite=True) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "torch_rng": torch.get_rng_state(), "step": step}
-        torch.save(state, staging / STATE_FILE)
-    run.prune_checkpoints(keep)
