@@ -385,6 +385,10 @@ def demo(
     run_demo(task_name, out, quick=quick, seed=seed, console=console)
 
 
+from arborlab.interp.cli import interp_app  # noqa: E402
+app.add_typer(interp_app, name="interp")
+
+
 def main() -> None:
     """Entry point: user errors become one red sentence and exit code 1, with no traceback."""
     try:

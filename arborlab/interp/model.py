@@ -1,0 +1,104 @@
+"""`HookedModel`: TransformerLens 4's `TransformerBridge` over a local HF causal LM, and little else.
+
+The bridge gives every model TransformerLens' hook names and shapes, ``run_with_cache`` and
+``run_with_hooks``, on the model's own (unfolded) weights, so activations match Hugging Face's. This
+layer adds what the studies here need: loading a model folder with its tokenizer through
+`arborlab.models.load_model` (one-sentence errors), and the residual stream decomposed into
+embeddings + each head + each MLP + biases.
+
+Shapes (TransformerLens' names): ``blocks.{l}.hook_resid_pre`` ``[batch, pos, d_model]``,
+``blocks.{l}.attn.hook_z`` ``[batch, pos, head, d_head]``, ``blocks.{l}.attn.hook_pattern``
+``[batch, head, query, key]``, ``blocks.{l}.hook_mlp_out`` ``[batch, pos, d_model]``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from arborlab.errors import ArborError
+from arborlab.models import load_model
+
+Hook = tuple[str | Callable[[str], bool], Callable]
+HEAD_LABEL, MLP_LABEL = re.compile(r"L(\d+)H(\d+)"), re.compile(r"(\d+)_mlp_out")
+
+
+def parse_component(label: str) -> tuple[str, int, int | None] | None:
+    """``("head", layer, head)`` for ``L{l}H{h}``, ``("mlp", layer, None)`` for ``{l}_mlp_out``, else None."""
+    if match := HEAD_LABEL.fullmatch(label):
+        return "head", int(match[1]), int(match[2])
+    if match := MLP_LABEL.fullmatch(label):
+        return "mlp", int(match[1]), None
+    return None
+
+
+class HookedModel:
+    """A local HF causal LM with TransformerLens hooks.
+
+    `bridge` is the `TransformerBridge` (every TransformerLens feature is there), `tokenizer` the
+    model folder's tokenizer, `cfg` the bridge's config (``n_layers``, ``n_heads``, ``d_model`` …).
+    """
+
+    def __init__(self, bridge, tokenizer, path: Path):
+        self.bridge = bridge
+        self.tokenizer = tokenizer
+        self.path = path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", head_results: bool = False) -> "HookedModel":
+        """Load a model folder (config, weights, tokenizer) and lay TransformerLens' hooks over it.
+
+        `head_results` makes the forward pass compute each head's output separately and fire
+        ``blocks.{l}.attn.hook_result`` ``[batch, pos, head, d_model]``, so heads can be hooked one
+        by one (``set_use_attn_result``); it costs time and memory, and summing the heads reorders
+        float additions, so logits then match HF to ~1e-6 rather than bit for bit. Without it,
+        `decompose` still gives each head's output, computed from ``hook_z`` and W_O.
+        """
+        from transformer_lens.model_bridge import TransformerBridge
+
+        path = Path(path)
+        model, tokenizer = load_model(path)
+        if tokenizer is None:
+            raise ArborError(f"{path} has no tokenizer files, and a HookedModel needs the model's tokenizer.")
+        try:
+            bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tokenizer, device=device)
+        except (NotImplementedError, ValueError) as error:
+            reason = str(error).splitlines()[0].rstrip(".")
+            raise ArborError(f"TransformerLens cannot wrap the model in {path}: {reason}.") from None
+        if head_results:
+            bridge.set_use_attn_result(True)
+        return cls(bridge.eval(), tokenizer, path)
+
+    @property
+    def cfg(self):
+        return self.bridge.cfg
+
+    def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits ``[batch, pos, d_vocab]`` of ``input_ids`` ``[batch, pos]``, no hooks."""
+        return self.bridge(input_ids)
+
+    def run_with_cache(self, input_ids: torch.Tensor, **kwargs: Any):
+        """``(logits [batch, pos, d_vocab], ActivationCache)``; kwargs go to the bridge (``names_filter`` …)."""
+        return self.bridge.run_with_cache(input_ids, **kwargs)
+
+    def run_with_hooks(self, input_ids: torch.Tensor, fwd_hooks: list[Hook] = (), bwd_hooks: list[Hook] = ()) -> torch.Tensor:
+        """Logits ``[batch, pos, d_vocab]`` with ``(hook name or name filter, fn(tensor, hook))`` hooks for one run."""
+        return self.bridge.run_with_hooks(input_ids, fwd_hooks=list(fwd_hooks), bwd_hooks=list(bwd_hooks))
+
+    def hooks(self, fwd_hooks: list[Hook] = (), bwd_hooks: list[Hook] = ()):
+        """A context manager holding hooks on the bridge (e.g. for a forward and a backward pass)."""
+        return self.bridge.hooks(fwd_hooks=list(fwd_hooks), bwd_hooks=list(bwd_hooks))
+
+    def decompose(self, cache, pos: int | None = None) -> tuple[torch.Tensor, list[str]]:
+        """The final residual stream as the sum of its parts, with their labels.
+
+        Returns ``components [n_components, batch, pos, d_model]`` (``[n_components, batch, d_model]``
+        when `pos` picks one position), labelled ``L{l}H{h}`` (each head's output, from ``hook_z``
+        and W_O, without the output bias), ``{l}_mlp_out``, ``embed``, ``pos_embed`` (learned
+        positions only) and ``bias`` (all attention output biases). Their sum is
+        ``blocks.{n_layers-1}.hook_resid_post``.
+        """
+        return cache.get_full_resid_decomposition(expand_neurons=False, pos_slice=pos, return_labels=True)

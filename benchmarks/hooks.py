@@ -1,0 +1,83 @@
+"""Cost of TransformerLens' hooks in `HookedModel` against a plain Hugging Face forward of the same batch.
+
+Saves a random "3m" Llama (with a task tokenizer) to a temporary folder, loads it twice: as a
+HookedModel and as a plain HF model with eager attention (the bridge runs eager attention too, so
+the comparison is kernel for kernel). On one batch it times, alternating, the plain HF forward,
+``hm(ids)`` with no hook registered, and ``hm.run_with_cache(ids)`` over every hook point. Each
+timing is the best of several runs, since other work on a shared machine only ever adds time.
+
+    python benchmarks/hooks.py [--threads N] [--batch B] [--length L] [--repeats R]
+
+The last lines are ``hooks_no_hook: X.XX (goal <= 1.02)`` and ``hooks_run_with_cache: X.XX (goal <= 1.3)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this folder is sys.path[0], and its datasets.py would shadow Hugging Face's
+# `datasets`, which TransformerLens imports.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import torch  # noqa: E402
+from transformers import AutoModelForCausalLM, LlamaForCausalLM  # noqa: E402
+
+from arborlab.interp.model import HookedModel  # noqa: E402
+from arborlab.models import make_config, save_model  # noqa: E402
+from arborlab.tasks import get_task  # noqa: E402
+from arborlab.tokenizer import build_tokenizer  # noqa: E402
+
+
+def best_time(fn, repeats: int) -> list[float]:
+    """Seconds of each of `repeats` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    task = get_task("compare")
+    tokenizer = build_tokenizer(task.prompt(p) for p in task.problems(20))
+    torch.manual_seed(0)
+    config = make_config("3m", len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    with tempfile.TemporaryDirectory() as folder:
+        save_model(LlamaForCausalLM(config), tokenizer, Path(folder) / "model")
+        hm = HookedModel.from_pretrained(Path(folder) / "model")
+        hf = AutoModelForCausalLM.from_pretrained(Path(folder) / "model", attn_implementation="eager").eval()
+    ids = torch.randint(3, len(tokenizer), (args.batch, args.length))
+    runs = {"hf": lambda: hf(ids), "no_hook": lambda: hm(ids), "run_with_cache": lambda: hm.run_with_cache(ids)}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    with torch.no_grad():
+        _, cache = hm.run_with_cache(ids)
+        torch.testing.assert_close(hm(ids), hf(ids).logits, atol=1e-4, rtol=0)
+        for name, fn in runs.items():  # warm up
+            fn()
+        for _ in range(args.repeats):
+            for name, fn in runs.items():
+                times[name] += best_time(fn, 1)
+    best = {name: min(values) for name, values in times.items()}
+    print(f"batch {args.batch} x {args.length} tokens, 3m Llama, {args.threads} thread(s), {len(cache)} cached activations")
+    for name, seconds in best.items():
+        print(f"  {name:>15}: {seconds * 1000:8.1f} ms")
+    print(f"hooks_no_hook: {best['no_hook'] / best['hf']:.3f} (goal <= 1.02)")
+    print(f"hooks_run_with_cache: {best['run_with_cache'] / best['hf']:.3f} (goal <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()

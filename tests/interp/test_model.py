@@ -1,0 +1,127 @@
+"""HookedModel against Hugging Face's own outputs (eager attention) on Llama, Qwen2, GPT-2 and a toy model."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from arborlab.errors import ArborError
+from arborlab.interp.model import HookedModel
+
+IDS = torch.tensor([[1, 40, 500, 17, 300, 9, 21], [1, 2, 3, 999, 4, 5, 6]])
+
+
+def reference(folder):
+    return AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager").eval()
+
+
+def output_projections(model):
+    """Each layer's attention output projection (its input is z, all heads side by side)."""
+    if hasattr(model, "transformer"):
+        return [block.attn.c_proj for block in model.transformer.h]
+    return [layer.self_attn.o_proj for layer in model.model.layers]
+
+
+@pytest.fixture(params=["random", "toy"])
+def folder(request, random_folder, toy_folder):
+    return random_folder if request.param == "random" else toy_folder
+
+
+def test_cache_equals_hf_hidden_states_and_attentions(folder):
+    hm = HookedModel.from_pretrained(folder)
+    logits, cache = hm.run_with_cache(IDS)
+    with torch.no_grad():
+        hf = reference(folder)(IDS, output_hidden_states=True, output_attentions=True)
+    n_layers, n_heads, d_model = hm.cfg.n_layers, hm.cfg.n_heads, hm.cfg.d_model
+    torch.testing.assert_close(logits, hf.logits, atol=1e-5, rtol=0)
+    for layer in range(n_layers):
+        resid = cache[f"blocks.{layer}.hook_resid_pre"]
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"]
+        assert resid.shape == (2, 7, d_model) and pattern.shape == (2, n_heads, 7, 7)
+        torch.testing.assert_close(resid, hf.hidden_states[layer], atol=1e-5, rtol=0)
+        torch.testing.assert_close(pattern, hf.attentions[layer], atol=1e-6, rtol=0)
+    # HF's last hidden state is after the final norm
+    torch.testing.assert_close(cache["ln_final.hook_out"], hf.hidden_states[n_layers], atol=1e-5, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore:run_with_hooks. skipped")  # hook points switched off (hook_result …) never fire
+def test_a_hook_that_changes_nothing_leaves_logits_bit_identical(folder):
+    hm = HookedModel.from_pretrained(folder)
+    plain = hm(IDS)
+    hooked = hm.run_with_hooks(IDS, fwd_hooks=[(lambda name: True, lambda tensor, hook: tensor)])
+    assert torch.equal(plain, hooked)
+
+
+def test_a_hook_edit_matches_the_same_edit_in_hf(random_folder):
+    hm = HookedModel.from_pretrained(random_folder)
+    hooked = hm.run_with_hooks(IDS, fwd_hooks=[("blocks.1.hook_resid_pre", lambda tensor, hook: tensor * 0.5)])
+    model = reference(random_folder)
+    blocks = model.transformer.h if hasattr(model, "transformer") else model.model.layers
+
+    def halve(module, args, kwargs):  # the block's input arrives positionally or as a keyword, by architecture
+        if args:
+            return (args[0] * 0.5, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": kwargs["hidden_states"] * 0.5}
+
+    handle = blocks[1].register_forward_pre_hook(halve, with_kwargs=True)
+    with torch.no_grad():
+        expected = model(IDS).logits
+    handle.remove()
+    torch.testing.assert_close(hooked, expected, atol=1e-5, rtol=0)
+    assert (hooked - hm(IDS)).abs().max() > 1e-3
+
+
+def test_decomposition_sums_to_the_final_residual_and_heads_match_hf(folder):
+    hm = HookedModel.from_pretrained(folder)
+    _, cache = hm.run_with_cache(IDS)
+    components, labels = hm.decompose(cache)
+    n_layers, n_heads, d_head = hm.cfg.n_layers, hm.cfg.n_heads, hm.cfg.d_head
+    assert components.shape == (len(labels), 2, 7, hm.cfg.d_model)
+    assert labels[: n_layers * n_heads] == [f"L{l}H{h}" for l in range(n_layers) for h in range(n_heads)]
+    assert {f"{l}_mlp_out" for l in range(n_layers)} | {"embed", "bias"} <= set(labels)
+    final = cache[f"blocks.{n_layers - 1}.hook_resid_post"]
+    assert (components.sum(0) - final).abs().max() < 1e-4
+
+    # each head's output, from HF: the output projection applied to z with the other heads zeroed, minus its bias
+    model, z_inputs = reference(folder), {}
+    projections = output_projections(model)
+    handles = [p.register_forward_pre_hook(lambda m, args, l=l: z_inputs.__setitem__(l, args[0])) for l, p in enumerate(projections)]
+    with torch.no_grad():
+        model(IDS)
+        for handle in handles:
+            handle.remove()
+        for layer, projection in enumerate(projections):
+            z = z_inputs[layer]
+            for head in range(n_heads):
+                mask = torch.zeros(z.shape[-1])
+                mask[head * d_head:(head + 1) * d_head] = 1
+                expected = projection(z * mask) - projection(torch.zeros_like(z))
+                got = components[labels.index(f"L{layer}H{head}")]
+                torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_head_result_hooks_fire_per_head_and_agree_with_the_decomposition(random_folder):
+    hm = HookedModel.from_pretrained(random_folder, head_results=True)
+    _, cache = hm.run_with_cache(IDS)
+    components, labels = hm.decompose(cache)
+    result = cache["blocks.1.attn.hook_result"]
+    assert result.shape == (2, 7, hm.cfg.n_heads, hm.cfg.d_model)
+    torch.testing.assert_close(result[:, :, 2], components[labels.index("L1H2")], atol=1e-6, rtol=0)
+
+    def drop_head(tensor, hook):  # [batch, pos, head, ...]
+        tensor[:, :, 2] = 0
+        return tensor
+
+    # zeroing head 2's result is zeroing its z
+    by_result = hm.run_with_hooks(IDS, fwd_hooks=[("blocks.1.attn.hook_result", drop_head)])
+    by_z = HookedModel.from_pretrained(random_folder).run_with_hooks(IDS, fwd_hooks=[("blocks.1.attn.hook_z", drop_head)])
+    torch.testing.assert_close(by_result, by_z, atol=1e-5, rtol=0)
+    assert (by_result - hm(IDS)).abs().max() > 1e-4
+
+
+def test_a_folder_without_a_tokenizer_or_model_is_one_sentence(tmp_path, random_folder):
+    with pytest.raises(ArborError, match="does not exist"):
+        HookedModel.from_pretrained(tmp_path / "nothing")
+    bare = tmp_path / "bare"
+    AutoModelForCausalLM.from_pretrained(random_folder).save_pretrained(bare)
+    with pytest.raises(ArborError, match="has no tokenizer files"):
+        HookedModel.from_pretrained(bare)
