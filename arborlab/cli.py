@@ -177,6 +177,11 @@ def train_sft_command(
     console.print(f"test accuracy {result['test_accuracy']:.1%} on {result['test_n']} held-out problems; run folder {out}")
 
 
+from arborlab.search.cli import scaling_command, search_command, train_prm_command  # noqa: E402
+
+train_app.command("prm")(train_prm_command)
+
+
 def _rl_settings(config: Optional[Path], chosen: dict, difficulty: list[str]) -> dict:
     """Settings from a --config TOML, overridden by the options given on the command line."""
     from arborlab.runs import read_toml
@@ -370,6 +375,10 @@ def study_sos(
     for r in results:
         console.print(f"{r['order']:>10}, {r['budget_minutes']:g} min: seen {r['seen_accuracy']:.1%}, unseen {r['unseen_accuracy']:.1%}")
     console.print(f"report: {out / 'report.html'}")
+
+
+app.command("search")(search_command)
+app.command("scaling")(scaling_command)
 
 
 @app.command("demo")

@@ -234,7 +234,7 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
     alive = torch.ones(prompts, dtype=torch.bool, device=device)  # rows still generating
 
     decoder = _make_decoder(model, input_ids.shape[1] + max_new_tokens)
-    logits = decoder.prefill(input_ids, attention_mask)
+    logits = _prefill_shared(decoder, input_ids, attention_mask)
     for step in range(max_new_tokens):
         chosen, chosen_logprobs = _choose(logits, temperature, top_p, generator)
         tokens[rows, step] = chosen
@@ -253,6 +253,22 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
             rows, alive, chosen = rows[keep], alive[keep], chosen[keep]
         logits = decoder.step(chosen)
     return tokens, logprobs, ends, stopped
+
+
+def _prefill_shared(decoder, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Prefill each distinct prompt once and copy its cache to the rows that repeat it (as search's
+    beams and samples of one prefix do). input_ids, attention_mask: [prompts, prompt_len] → [prompts, vocab].
+
+    Like a shrunk batch (see "Exactness"), the smaller prefill batch may round differently from
+    ``generate``'s in the last bits; prompts that are all distinct take the unchanged path.
+    """
+    rows, inverse = torch.unique(torch.cat([input_ids, attention_mask], 1), dim=0, return_inverse=True)
+    if len(rows) == len(input_ids):
+        return decoder.prefill(input_ids, attention_mask)
+    width = input_ids.shape[1]
+    logits = decoder.prefill(rows[:, :width], rows[:, width:])
+    decoder.keep(inverse)
+    return logits[inverse]
 
 
 def _rows_to_keep(alive: torch.Tensor) -> torch.Tensor | None:
