@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from arborlab.errors import ArborError
 from arborlab.text import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -29,24 +30,28 @@ TRACE_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 # one piece: a tag, a number of at most 3 digits (or one leading digit of a longer number), a word,
 # one whitespace character, or one other character
 BASE_PATTERN = r"</?think>|</?answer>|\d{1,3}(?!\d)|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
+# the same with every digit a token of its own ("digits" numbers)
+DIGIT_PATTERN = r"</?think>|</?answer>|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
+NUMBER_STYLES = ("whole", "digits")  # one token per integer 0-999, or one per digit
 # what separates the candidate phrases: numbers, tags and newlines
 _GAP_SPLIT = re.compile(r"\d+|</?think>|</?answer>|\n")
 MAX_PHRASES = 256
 
 
-def piece_pattern(phrases: Sequence[str] = ()) -> str:
+def piece_pattern(phrases: Sequence[str] = (), numbers: str = "whole") -> str:
     """The splitting regex: the tags, then `phrases` (longest first), then the base pieces."""
     ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
-    return "|".join(["</?think>|</?answer>", *map(re.escape, ordered), BASE_PATTERN])
+    base = DIGIT_PATTERN if numbers == "digits" else BASE_PATTERN
+    return "|".join(["</?think>|</?answer>", *map(re.escape, ordered), base])
 
 
-def _splitter(phrases: Sequence[str] = ()) -> pre_tokenizers.PreTokenizer:
-    return pre_tokenizers.Split(Regex(piece_pattern(phrases)), behavior="isolated")
+def _splitter(phrases: Sequence[str] = (), numbers: str = "whole") -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Split(Regex(piece_pattern(phrases, numbers)), behavior="isolated")
 
 
-def pieces(text: str, phrases: Sequence[str] = ()) -> list[str]:
+def pieces(text: str, phrases: Sequence[str] = (), numbers: str = "whole") -> list[str]:
     """The pieces `text` splits into (before mapping to ids), given the tokenizer's phrases."""
-    return [piece for piece, _ in _splitter(phrases).pre_tokenize_str(text)]
+    return [piece for piece, _ in _splitter(phrases, numbers).pre_tokenize_str(text)]
 
 
 def frequent_phrases(texts: Sequence[str], min_share: float = 0.01, limit: int = MAX_PHRASES) -> list[str]:
@@ -59,13 +64,16 @@ def frequent_phrases(texts: Sequence[str], min_share: float = 0.01, limit: int =
     return [gap for gap, count in counts.most_common(limit) if count >= least]
 
 
-def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
-    """A tokenizer whose vocabulary covers every piece of `texts` plus all integers 0–999."""
+def build_tokenizer(texts: Iterable[str], numbers: str = "whole") -> PreTrainedTokenizerFast:
+    """A tokenizer whose vocabulary covers every piece of `texts` plus all integers 0–999 ("whole"
+    numbers) or all digits ("digits": every number is spelled digit by digit)."""
+    if numbers not in NUMBER_STYLES:
+        raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{numbers}'.")
     texts = list(texts)
     phrases = frequent_phrases(texts)
-    splitter = _splitter(phrases)
+    splitter = _splitter(phrases, numbers)
     seen = Counter(piece for text in texts for piece, _ in splitter.pre_tokenize_str(text))
-    fixed = [PAD, BOS, EOS, UNK, *TRACE_TAGS, *map(str, range(1000))]
+    fixed = [PAD, BOS, EOS, UNK, *TRACE_TAGS, *map(str, range(1000 if numbers == "whole" else 10))]
     fixed_set = set(fixed)
     vocabulary = fixed + sorted(piece for piece in seen if piece not in fixed_set)
     core = Tokenizer(models.WordLevel({piece: index for index, piece in enumerate(vocabulary)}, unk_token=UNK))

@@ -1,7 +1,9 @@
 """The task tokenizer round-trips every trace exactly and loads back with AutoTokenizer."""
 
+import pytest
 from transformers import AutoTokenizer
 
+from arborlab.errors import ArborError
 from arborlab.tasks import get_task, task_names
 from arborlab.tokenizer import build_tokenizer, frequent_phrases, pieces
 
@@ -60,3 +62,16 @@ def test_phrases_need_to_recur_and_never_hold_digits_or_newlines():
     assert sorted(found) == [" y ", ", common "]
     assert pieces("7, common 8", found) == ["7", ", common ", "8"]
     assert pieces("7 rare phrase 8", found) == ["7", " ", "rare", " ", "phrase", " ", "8"]
+
+
+def test_digit_numbers_spell_every_number_and_still_round_trip():
+    texts = _texts("countdown", 30)
+    tokenizer = build_tokenizer(texts, numbers="digits")
+    assert all(str(n) not in tokenizer.get_vocab() for n in (10, 42, 999))
+    ids = tokenizer("1183+42=1225", add_special_tokens=False)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == ["1", "1", "8", "3", "+", "4", "2", "=", "1", "2", "2", "5"]
+    for text in texts:
+        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert tokenizer.unk_token_id not in encoded and tokenizer.decode(encoded) == text
+    with pytest.raises(ArborError, match="numbers must be one of"):
+        build_tokenizer(texts, numbers="roman")

@@ -49,6 +49,7 @@ class SFTConfig:
     data_dir: str = ""  # an existing dataset folder instead (train/val/test.parquet)
     preset: str = "3m"
     model: dict[str, Any] = field(default_factory=dict)  # LlamaConfig fields overriding the preset
+    numbers: str = "whole"  # tokenizer: "whole" (one token per integer 0-999) or "digits" (one per digit)
     number_init: str = "random"  # "digits": integer tokens start from embeddings that spell their digits
     seed: int = 0
     batch_size: int = 64
@@ -103,7 +104,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     if steps_done:
         model, tokenizer, state = load_checkpoint(run, steps_done)
     else:
-        tokenizer = build_tokenizer(prompt_text(r["prompt"]) + r["completion"] for r in rows["train"])
+        tokenizer = build_tokenizer((prompt_text(r["prompt"]) + r["completion"] for r in rows["train"]), config.numbers)
         torch.manual_seed(config.seed)
         model = LlamaForCausalLM(
             make_config(
