@@ -19,6 +19,7 @@ from arborlab.io import atomic_file
 from arborlab.render import render_trace
 from arborlab.runs import RunFolder
 from arborlab.tasks import get_task
+from arborlab.text import split_steps
 from arborlab.train.sft import SFTConfig, train_or_resume
 
 #: the embedded defaults: countdown with 3 numbers, stream-of-search traces, a 3M-parameter Llama
@@ -33,8 +34,8 @@ DEMO = dict(
     batch_size=12,  # small batches: at this budget the number of updates limits learning
     learning_rate=2e-3,
     warmup_steps=60,
-    max_steps=2000,  # about 12 minutes of training on 2 quiet cores, to fit the 15-minute budget
-    eval_every=500,
+    max_steps=1850,  # about 13 minutes of training on 2 quiet cores, to fit the 15-minute budget
+    eval_every=600,
     eval_problems=50,
     final_eval_problems=500,
     checkpoint_every=200,
@@ -97,10 +98,12 @@ def run_demo(task_name: str, out: Path, quick: bool = False, seed: int = 0, cons
 
 
 def _pick_trace(task, predictions: list[dict]) -> dict | None:
-    """A correct prediction that backtracks (else any correct one, else the first)."""
+    """A correct prediction that backtracks with every step valid (else one that backtracks, else
+    any correct one, else the first)."""
     correct = [p for p in predictions if task.verify(p["problem"], p["completion"]).correct]
     backtracking = [p for p in correct if "back to" in p["completion"]]
-    return next(iter(backtracking or correct or predictions), None)
+    clean = [p for p in backtracking if all(c.valid for c in task.check_steps(p["problem"], split_steps(p["completion"])))]
+    return next(iter(clean or backtracking or correct or predictions), None)
 
 
 def _summary_table(summary: dict) -> Table:
