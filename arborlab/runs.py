@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tomli_w
 
@@ -103,3 +104,28 @@ def read_toml(path: Path | str) -> dict[str, Any]:
         raise ArborError(f"{path} does not exist.") from None
     except tomllib.TOMLDecodeError as error:
         raise ArborError(f"{path} is not valid TOML: {error}.") from None
+
+
+def config_from_dict(config_class: type, values: dict[str, Any], what: str):
+    """An instance of the dataclass `config_class` from `values`; unknown keys get one sentence naming them."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ArborError(f"unknown {what} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
+    return config_class(**values)
+
+
+def start_run(run: RunFolder, config, resume: bool, overwrite: bool, prepare: Callable[[Any], None]):
+    """The config of a run folder: read back from config.toml when resuming; otherwise `prepare(config)`
+    (checks that raise ArborError before anything is written), then a fresh folder holding config.toml.
+    """
+    if resume:
+        return config_from_dict(type(config), run.read_config(), type(config).__name__)
+    if run.config_path.exists() and not overwrite:
+        raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
+    prepare(config)
+    if overwrite and run.path.exists():
+        shutil.rmtree(run.path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(dataclasses.asdict(config))
+    return config

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from arborlab.io import atomic_file
 from arborlab.models import load_model, save_model
 from arborlab.progress import progress_bar
 from arborlab.rewards import KINDS, Rewarder
-from arborlab.runs import RunFolder
+from arborlab.runs import RunFolder, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.train.batches import prompt_ids
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
@@ -87,11 +86,7 @@ class GRPOConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "GRPOConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ArborError(f"unknown GRPO setting(s) {', '.join(unknown)}; the settings are the fields of GRPOConfig in arborlab/train/grpo.py.")
-        return cls(**values)
+        return config_from_dict(cls, values, "GRPO")
 
     def check(self) -> None:
         """Reject impossible settings with one sentence."""
@@ -114,21 +109,17 @@ class GRPOConfig:
             raise ArborError(f"top_entropy_quantile must be in (0, 1], got {self.top_entropy_quantile}.")
 
 
+def prepare_from_model(config) -> None:
+    """Checks of a run that improves an existing model (GRPO, RFT), made before its folder is written."""
+    config.check()
+    config.difficulty = get_task(config.task).difficulty(config.difficulty)
+    load_model(config.init)  # fail before making the folder when it is not a model
+
+
 def train_grpo(config: GRPOConfig, out: Path | str, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
     """Run (or resume) GRPO in `out`, then its control runs; returns the summary (also in summary.json)."""
     run = RunFolder(out)
-    if resume:
-        config = GRPOConfig.from_dict(run.read_config())
-    elif run.config_path.exists() and not overwrite:
-        raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
-    else:
-        config.check()
-        config.difficulty = get_task(config.task).difficulty(config.difficulty)
-        load_model(config.init)  # fail before making the folder when it is not a model
-        if overwrite and run.path.exists():
-            shutil.rmtree(run.path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(dataclasses.asdict(config))
+    config = start_run(run, config, resume, overwrite, prepare_from_model)
     summary_path = run.path / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else _train(config, run, show_progress)
     for kind in config.controls:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +27,13 @@ from arborlab.errors import ArborError
 from arborlab.io import atomic_file
 from arborlab.models import load_model, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder
+from arborlab.runs import RunFolder, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.text import ANSWER_CLOSE, ANSWER_OPEN
 from arborlab.train.batches import batch_order, collate, encode_example
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 from arborlab.train.curriculum import split_problems
-from arborlab.train.grpo import SUMMARY_FILE, heldout_accuracy, heldout_rows, plot_metrics
+from arborlab.train.grpo import SUMMARY_FILE, heldout_accuracy, heldout_rows, plot_metrics, prepare_from_model
 from arborlab.train.sft import completion_loss
 
 
@@ -65,11 +64,7 @@ class RFTConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RFTConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ArborError(f"unknown RFT setting(s) {', '.join(unknown)}; the settings are the fields of RFTConfig in arborlab/train/rft.py.")
-        return cls(**values)
+        return config_from_dict(cls, values, "RFT")
 
     def check(self) -> None:
         if not self.init:
@@ -83,18 +78,7 @@ class RFTConfig:
 def train_rft(config: RFTConfig, out: Path | str, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
     """Run (or resume) RFT in `out`; returns the summary (also in summary.json)."""
     run = RunFolder(out)
-    if resume:
-        config = RFTConfig.from_dict(run.read_config())
-    elif run.config_path.exists() and not overwrite:
-        raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
-    else:
-        config.check()
-        config.difficulty = get_task(config.task).difficulty(config.difficulty)
-        load_model(config.init)  # fail before making the folder when it is not a model
-        if overwrite and run.path.exists():
-            shutil.rmtree(run.path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(dataclasses.asdict(config))
+    config = start_run(run, config, resume, overwrite, prepare_from_model)
     task = get_task(config.task)
     pool = split_problems(task, config.pool_size, "train", config.seed, config.difficulty)
     if config.problems_per_round > len(pool):

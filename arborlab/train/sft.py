@@ -27,7 +27,7 @@ from arborlab.evaluate import evaluate_rows
 from arborlab.io import atomic_file
 from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder
+from arborlab.runs import RunFolder, config_from_dict
 from arborlab.tasks import get_task
 from arborlab.tokenizer import build_tokenizer
 from arborlab.train import distributed
@@ -71,11 +71,7 @@ class SFTConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ArborError(f"unknown SFT setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
-        return cls(**values)
+        return config_from_dict(cls, values, "SFT")
 
 
 def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
