@@ -90,7 +90,9 @@ def trl(folder: Path, steps: int) -> tuple[float, float]:
     args = TRLConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=PROMPTS * GROUP, num_generations=GROUP,
                      max_completion_length=NEW_TOKENS, max_steps=steps + 1, learning_rate=LR, temperature=1.0, top_p=1.0,
                      beta=0.0, num_iterations=1, use_cpu=True, report_to=[], save_strategy="no", logging_steps=1,
-                     disable_tqdm=True)
+                     disable_tqdm=True,
+                     # TRL 1.16 turns gradient checkpointing on by default; a tiny model has no use for it
+                     gradient_checkpointing=False)
     clock = StepClock()
     trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(folder), reward_funcs=for_trl(TASK), args=args,
                           train_dataset=dataset, processing_class=AutoTokenizer.from_pretrained(folder), callbacks=[clock])
