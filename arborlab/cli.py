@@ -152,6 +152,8 @@ def train_sft_command(
     batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     seed: Optional[int] = typer.Option(None, help="random seed"),
+    number_init: Optional[str] = typer.Option(None, help="number embeddings: random, or digits (start by spelling their digits)"),
+    numbers: Optional[str] = typer.Option(None, help="tokenizer numbers: whole (one token per integer 0-999) or digits"),
     overwrite: bool = typer.Option(False, help="replace a run already in --out"),
 ) -> None:
     """Supervised fine-tuning of a toy model from scratch on a task's traces."""
@@ -168,7 +170,7 @@ def train_sft_command(
         chosen = {
             "task": task_name, "style": style, "order": order, "preset": preset, "n_problems": n_problems,
             "data_dir": str(data) if data else None, "max_steps": max_steps, "batch_size": batch_size,
-            "learning_rate": learning_rate, "seed": seed,
+            "learning_rate": learning_rate, "seed": seed, "number_init": number_init, "numbers": numbers,
         }
         settings.update({k: v for k, v in chosen.items() if v is not None})
         if difficulty:

@@ -29,7 +29,7 @@ from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, s
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder, config_from_dict
 from arborlab.tasks import get_task
-from arborlab.tokenizer import build_tokenizer
+from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
@@ -86,6 +86,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         config.difficulty = get_task(config.task).difficulty(config.difficulty)  # validated, typed
         if config.number_init not in NUMBER_INITS:
             raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
+        if config.numbers not in NUMBER_STYLES:
+            raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
         if rank == 0:
             if overwrite and run.path.exists():
                 shutil.rmtree(run.path)
