@@ -27,11 +27,9 @@ from arborlab.text import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 TRACE_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-# one piece: a tag, a number of at most 3 digits (or one leading digit of a longer number), a word,
-# one whitespace character, or one other character
-BASE_PATTERN = r"</?think>|</?answer>|\d{1,3}(?!\d)|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
-# the same with every digit a token of its own ("digits" numbers)
-DIGIT_PATTERN = r"</?think>|</?answer>|\d|[A-Za-z_]+|\s|[^\sA-Za-z0-9]"
+# one piece: a tag, a number (how numbers split depends on the style), a word, one whitespace
+# character, or one other character
+_NUMBER_PIECES = {"whole": r"\d{1,3}(?!\d)|\d", "digits": r"\d"}  # 0-999 whole (longer: leading digits), or digits
 NUMBER_STYLES = ("whole", "digits")  # one token per integer 0-999, or one per digit
 # what separates the candidate phrases: numbers, tags and newlines
 _GAP_SPLIT = re.compile(r"\d+|</?think>|</?answer>|\n")
@@ -41,8 +39,7 @@ MAX_PHRASES = 256
 def piece_pattern(phrases: Sequence[str] = (), numbers: str = "whole") -> str:
     """The splitting regex: the tags, then `phrases` (longest first), then the base pieces."""
     ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
-    base = DIGIT_PATTERN if numbers == "digits" else BASE_PATTERN
-    return "|".join(["</?think>|</?answer>", *map(re.escape, ordered), base])
+    return "|".join(["</?think>|</?answer>", *map(re.escape, ordered), _NUMBER_PIECES[numbers], r"[A-Za-z_]+|\s|[^\sA-Za-z0-9]"])
 
 
 def _splitter(phrases: Sequence[str] = (), numbers: str = "whole") -> pre_tokenizers.PreTokenizer:
