@@ -81,7 +81,7 @@ def patch(model_dir: Path = MODEL_DIR, task: str = TASK, difficulty: list[str] =
 
 @interp_app.command("probe")
 def probe(model_dir: Path = MODEL_DIR, task: str = TASK, difficulty: list[str] = DIFFICULTY,
-          label: str = typer.Option("answer", help="answer (the prompt's answer) or solvable (after each search step)"),
+          label: str = typer.Option("answer", help="answer (the prompt's answer), or after each search step: solvable, depth (the search depth) or value (the number the step computed)"),
           hook: str = typer.Option("blocks.{layer}.hook_resid_post", help="hook point with {layer} in it"),
           n: int = typer.Option(200, "--n", help="problems"), seed: int = SEED, out: Path = OUT, overwrite: bool = OVERWRITE) -> None:
     """Linear probes per layer for a task label, with a control task and selectivity."""

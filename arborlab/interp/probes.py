@@ -5,9 +5,11 @@ and a *type*. Two label sources:
 
 - ``answer``: the prompt of a two-way task (compare) read at its last position (just before the
   answer); label = the correct answer; type = the value of the problem's first input.
-- ``solvable``: the task's own search traces read at the last token of each step; label = whether
-  the state after that step can still reach a solution (the step checker's ``solvable``); type =
-  that token.
+- ``solvable``, ``depth``, ``value``: the task's own search traces read at the last token of each
+  step; label = the step checker's verdict on the state after that step: whether it can still reach
+  a solution, how many moves from the start it lies (the search depth), or the number the step
+  computed (the running value; steps that compute none, such as ``back to …``, are left out);
+  type = that token.
 
 The control task gives every type one random label, drawn from the real labels' distribution, so
 a probe can only fit it by memorising types; selectivity = accuracy − control accuracy. Train and
@@ -31,7 +33,8 @@ from arborlab.tasks import Task
 from arborlab.text import THINK_OPEN
 from arborlab.train.batches import prompt_ids
 
-LABELS = ("answer", "solvable")
+LABELS = ("answer", "solvable", "depth", "value")
+STEP_LABELS = LABELS[1:]  # read from the step checker's StepCheck of each step
 
 
 @dataclass
@@ -56,8 +59,9 @@ def answer_sites(hm: HookedModel, task: Task, problems: list[dict]) -> list[Site
     return sites
 
 
-def step_sites(hm: HookedModel, task: Task, problems: list[dict], order: str = "dfs") -> list[Site]:
-    """The last token of each step of each problem's search trace, labelled with the step checker's ``solvable``."""
+def step_sites(hm: HookedModel, task: Task, problems: list[dict], label: str = "solvable", order: str = "dfs") -> list[Site]:
+    """The last token of each step of each problem's search trace, labelled with the step checker's
+    `label` field (``solvable``, ``depth`` or ``value``); steps where the task gives none are skipped."""
     encode = lambda text: hm.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     sites = []
     for index, problem in enumerate(problems):
@@ -65,20 +69,24 @@ def step_sites(hm: HookedModel, task: Task, problems: list[dict], order: str = "
         ids = prompt_ids(hm.tokenizer, task.prompt(problem)) + encode(THINK_OPEN + "\n")
         for check in task.check_steps(problem, steps):
             ids = ids + encode(check.step)
-            sites.append(Site(ids, len(ids) - 1, check.solvable, ids[-1], index))
+            if getattr(check, label) is not None:
+                sites.append(Site(ids, len(ids) - 1, getattr(check, label), ids[-1], index))
             ids = ids + encode("\n")
     return sites
 
 
 def make_sites(hm: HookedModel, task: Task, label: str, n: int, seed: int = 0,
                difficulty: Mapping[str, Any] | None = None) -> list[Site]:
-    """Sites of `label` (``answer`` or ``solvable``) from `n` problems of `task`."""
+    """Sites of `label` (one of LABELS) from `n` problems of `task`."""
     problems = list(task.problems(n, seed, difficulty))
     if label == "answer":
         return answer_sites(hm, task, problems)
-    if label == "solvable":
-        return step_sites(hm, task, problems)
-    raise ArborError(f"probe labels must be {' or '.join(LABELS)}, got '{label}'.")
+    if label in STEP_LABELS:
+        sites = step_sites(hm, task, problems, label)
+        if not sites:
+            raise ArborError(f"the {task.name} task's step checker gives no '{label}' labels; try solvable.")
+        return sites
+    raise ArborError(f"probe labels must be one of {', '.join(LABELS)}, got '{label}'.")
 
 
 def collect(hm: HookedModel, sites: list[Site], hook: str, show_progress: bool = False) -> np.ndarray:

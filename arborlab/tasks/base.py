@@ -110,6 +110,8 @@ class StepCheck:
 
     `valid`: the step follows the task's rules from the state before it.
     `solvable`: the state after the step can still reach a solution (False when not valid).
+    `depth`: how many moves from the start the state after a valid step lies (tasks that search).
+    `value`: the number a valid step computed (tasks whose steps compute one), e.g. 107 for 24+83=107.
     """
 
     index: int
@@ -117,6 +119,8 @@ class StepCheck:
     valid: bool
     solvable: bool
     reason: str
+    depth: int | None = None
+    value: int | None = None
 
 
 class Task(ABC):

@@ -304,7 +304,10 @@ class Countdown(Task):
             reached.add(state)
             solvable = integer_solvable(state, target, use_all)
             reason += "; the target is still reachable" if solvable else "; the target is no longer reachable"
-            checks.append(StepCheck(index, step, True, solvable, reason))
+            applied = APPLY_STEP.fullmatch(step)
+            value = int(applied.group(4)) if applied else None
+            depth = len(problem["numbers"]) - len(state)
+            checks.append(StepCheck(index, step, True, solvable, reason, depth=depth, value=value))
         return checks
 
     def write_steps(self, problem: Problem, style: str, order: str, rng: random.Random) -> tuple[list[str], str]:

@@ -37,6 +37,15 @@ def compare_tokenizer():
     return build_tokenizer(task.prompt(p) + "\n" + task.trace(p, "search") for p in problems)
 
 
+@pytest.fixture(scope="session")
+def countdown_llama(tmp_path_factory):
+    """A random Llama whose tokenizer knows countdown-3 search traces."""
+    task = get_task("countdown")
+    problems = list(task.problems(80, seed=0, difficulty={"n_numbers": 3}))
+    tokenizer = build_tokenizer(task.prompt(p) + "\n" + task.trace(p, "search") for p in problems)
+    return HookedModel.from_pretrained(save_random_folder("llama", tmp_path_factory, tokenizer))
+
+
 def save_random_folder(name, tmp_path_factory, tokenizer):
     folder = tmp_path_factory.mktemp(name)
     random_model(name, len(tokenizer)).save_pretrained(folder)

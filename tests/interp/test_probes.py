@@ -1,5 +1,7 @@
 """Probes: sites from the tasks' own labels, splits by problem, control tasks, and probe accuracy on known signals."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,24 @@ def test_step_sites_carry_the_step_checkers_labels_at_each_steps_last_token(llam
         problem = list(task.problems(6, 0, {"max_value": 30}))[site.group]
         steps = text.split("<think>\n")[1].split("\n")
         assert task.check_steps(problem, steps)[-1].solvable == site.label
+
+
+@pytest.mark.parametrize("label", ["depth", "value"])
+def test_depth_and_value_sites_match_the_trace_text(countdown_llama, label):
+    task = get_task("countdown")
+    sites = make_sites(countdown_llama, task, label, 5, difficulty={"n_numbers": 3})
+    assert len({site.group for site in sites}) == 5
+    for site in sites:
+        step = countdown_llama.tokenizer.decode(site.ids).split("\n")[-1]
+        if label == "depth":
+            listed = step.split(", target")[0].split("left " if "left " in step else "back to ")[1].split()
+            assert site.label == 3 - len(listed)
+        else:  # back-to steps compute nothing and are left out
+            a, op, b, result = re.match(r"(\d+)([-+*/])(\d+)=(\d+),", step).groups()
+            assert site.label == int(result) == eval(f"{a}{op.replace('/', '//')}{b}")  # noqa: S307 (digits and one operator)
+    assert len({site.label for site in sites}) > 2
+    with pytest.raises(ArborError, match="gives no 'depth' labels"):
+        make_sites(countdown_llama, get_task("compare"), "depth", 3)
 
 
 def test_answer_sites_and_collected_activations(llama):

@@ -5,6 +5,7 @@ it with each operation, recurse. It shares no code with arborlab's split-based s
 """
 
 import random
+import re
 from fractions import Fraction
 from functools import lru_cache
 from itertools import combinations
@@ -275,3 +276,23 @@ def test_canonical_hash_ignores_number_order():
 def test_malformed_problems_name_the_field(problem, field):
     with pytest.raises(ArborError, match=field):
         TASK.validate_problem(problem)
+
+
+def test_step_checks_give_each_steps_depth_and_computed_value():
+    """Depth = numbers used up so far (read off the step's own list); value = the step's arithmetic, redone here."""
+    task = get_task("countdown")
+    seen_back = seen_apply = 0
+    for problem in task.problems(40, seed=3, difficulty={"n_numbers": 4}):
+        steps, _ = task.write_steps(problem, "search", "dfs", random.Random(0))
+        for check in task.check_steps(problem, steps):
+            assert check.valid
+            listed = check.step.split(", target")[0].split("left " if "left " in check.step else "back to ")[1].split()
+            assert check.depth == len(problem["numbers"]) - len(listed)
+            if check.step.startswith("back to"):
+                seen_back += 1
+                assert check.value is None
+            else:
+                seen_apply += 1
+                a, op, b = re.match(r"(\d+)([-+*/])(\d+)=", check.step).groups()
+                assert check.value == eval(f"{a}{op.replace('/', '//')}{b}")  # noqa: S307 (digits and one operator)
+    assert seen_back > 20 and seen_apply > 100
