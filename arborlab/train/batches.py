@@ -17,10 +17,15 @@ IGNORE = -100  # label of positions the loss skips (HF convention)
 
 @dataclass(frozen=True)
 class Example:
-    """Token ids of one prompt + completion, and how many of them belong to the prompt."""
+    """Token ids of one prompt + completion, and how many of them belong to the prompt.
+
+    `targets`, when given, marks exactly which tokens the loss falls on (one flag per id); by
+    default it falls on every token after the prompt.
+    """
 
     ids: tuple[int, ...]
     n_prompt: int
+    targets: tuple[bool, ...] | None = None
 
 
 def prompt_text(prompt: str) -> str:
@@ -67,5 +72,9 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         ids = torch.tensor(example.ids)
         input_ids[row, : len(ids)] = ids
         attention_mask[row, : len(ids)] = 1
-        labels[row, example.n_prompt : len(ids)] = ids[example.n_prompt :]
+        if example.targets is None:
+            labels[row, example.n_prompt : len(ids)] = ids[example.n_prompt :]
+        else:
+            flags = torch.tensor(example.targets)
+            labels[row, : len(ids)] = torch.where(flags, ids, IGNORE)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}

@@ -33,6 +33,7 @@ from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
+from arborlab.train.drill import drill_examples, trace_equations
 
 PREDICTIONS_FILE = "predictions.jsonl"  # the final held-out answers, in `arbor tasks score`'s input format
 
@@ -68,6 +69,8 @@ class SFTConfig:
     bf16: bool = False  # bf16 autocast (fast only on CPUs with native bf16)
     max_new_tokens: int = 512
     max_length: int = 1024  # training examples longer than this many tokens are left out
+    drill_share: float = 0.0  # share of training examples that are arithmetic drill sheets (see train/drill.py)
+    drill_per_sheet: int = 20  # equations per drill sheet
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
@@ -88,6 +91,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
         if config.numbers not in NUMBER_STYLES:
             raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
+        if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
+            raise ArborError(f"drill_share must be in [0, 1) and drill_per_sheet at least 1, got {config.drill_share} and {config.drill_per_sheet}.")
         if rank == 0:
             if overwrite and run.path.exists():
                 shutil.rmtree(run.path)
@@ -119,6 +124,10 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     examples = [e for e in examples if len(e.ids) <= config.max_length]
     if not examples:
         raise ArborError(f"no training example fits in max_length {config.max_length} tokens.")
+    if config.drill_share > 0:
+        n_sheets = round(len(examples) * config.drill_share / (1 - config.drill_share))
+        equations = trace_equations(r["completion"] for r in rows["train"])
+        examples += drill_examples(tokenizer, equations, n_sheets, config.drill_per_sheet, config.seed)
     lengths = [len(e.ids) for e in examples]
     if config.token_budget > 0:  # equal-token comparisons: the steps that consume the budget
         config.max_steps = max(1, round(config.token_budget * len(lengths) / (sum(lengths) * config.batch_size)))
