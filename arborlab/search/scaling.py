@@ -92,7 +92,10 @@ def problems_by_split(task: Task, counts: dict[str, int], seed: int, difficulty:
 def difficulty_bins(context: SearchContext, problems: Sequence[Problem], samples: int, bins: int) -> tuple[list[int], list[float]]:
     """Each problem's bin (0 = easiest) by the policy's pass rate over `samples` samples, and the rates."""
     rates = pass_rates(replace(context, config=replace(context.config, budget=samples)), problems)
-    order = sorted(range(len(problems)), key=lambda i: (-rates[i], i))
+    # Ties (common: many problems at rate 0 or 1) break by problem hash, not by position, so that
+    # validation problems (listed first) do not all land in easier bins than tied test problems.
+    hashes = [context.task.problem_hash(problem) for problem in problems]
+    order = sorted(range(len(problems)), key=lambda i: (-rates[i], hashes[i]))
     assigned = [0] * len(problems)
     for rank, index in enumerate(order):
         assigned[index] = rank * bins // len(problems)

@@ -79,3 +79,20 @@ def test_search_command_writes_one_graded_line_per_problem(tmp_path):
     task = get_task(TASK)
     assert len(rows) == 5 and all(task.verify(r["problem"], r["completion"]).correct == r["correct"] for r in rows)
     assert f"accuracy {sum(r['correct'] for r in rows) / 5:.1%} on 5 problems" in " ".join(out.split())
+
+
+def test_difficulty_bins_break_ties_by_problem_not_by_position(monkeypatch):
+    """All pass rates tied: the first half of the list (validation) must not fill the easy bins alone."""
+    from arborlab.search import scaling
+    from arborlab.search.base import SearchConfig, SearchContext
+    from arborlab.tasks import get_task
+
+    task = get_task("countdown")
+    problems = list(task.problems(40, seed=0, difficulty={"n_numbers": 3}))
+    monkeypatch.setattr(scaling, "pass_rates", lambda context, problems: [0.0] * len(problems))
+    context = SearchContext(policy=None, verifier=None, task=task, config=SearchConfig())
+    assigned, _ = scaling.difficulty_bins(context, problems, samples=4, bins=2)
+    assert sorted(assigned) == [0] * 20 + [1] * 20
+    assert 0 < sum(assigned[:20]) < 20  # both halves meet both bins
+    by_hash = sorted(range(40), key=lambda i: task.problem_hash(problems[i]))
+    assert [assigned[i] for i in by_hash] == [0] * 20 + [1] * 20
