@@ -379,6 +379,36 @@ def study_sos(
     console.print(f"report: {out / 'report.html'}")
 
 
+@study_app.command("tts")
+def study_tts(
+    out: Path = typer.Option(Path("runs/study-tts"), help="study folder (rerun to resume)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="an existing policy folder (e.g. runs/demo/final); default: train one on the demo's settings"),
+    train_steps: Optional[int] = typer.Option(None, help="SFT steps of the policy trained without --model (default: the demo's 1850)"),
+    budgets: str = typer.Option("1,2,4,8,16", help="budgets N, comma-separated; at least one above 1"),
+    problems: Optional[int] = typer.Option(None, help="problems in each of the validation and test splits (default 100)"),
+    bins: Optional[int] = typer.Option(None, help="difficulty bins, by the policy's own pass rate (default 4)"),
+    difficulty_samples: Optional[int] = typer.Option(None, "--difficulty-samples", help="samples per problem to estimate its pass rate (default 16)"),
+    prm_problems: Optional[int] = typer.Option(None, "--prm-problems", help="training problems of the PRM (default 400)"),
+    prm_steps: Optional[int] = typer.Option(None, "--prm-steps", help="optimizer steps of the PRM (default 300)"),
+    beam_width: Optional[int] = typer.Option(None, "--beam-width", help="M: children per kept beam (default 4)"),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="completion tokens at most (default: the demo's 640)"),
+    task_name: Optional[str] = typer.Option(None, "--task", help="task of the policy (default countdown)"),
+    difficulty: list[str] = typer.Option([], "--difficulty", "-d", help=DIFFICULTY_HELP + " (default: the demo's, countdown with 3 numbers)"),
+    seed: Optional[int] = typer.Option(None, help="random seed (default 0)"),
+) -> None:
+    """Test-time compute: self-consistency, PRM beam search vs best-of-N, compute-optimal, against the published findings."""
+    from arborlab.search.cli import _budgets
+    from arborlab.studies.tts_scaling import TTSStudy, findings_table, run_tts_study
+
+    chosen = dict(model_dir="" if model is None else str(model), train_steps=train_steps, budgets=tuple(_budgets(budgets)),
+                  n_problems=problems, bins=bins, difficulty_samples=difficulty_samples, prm_problems=prm_problems,
+                  prm_steps=prm_steps, beam_width=beam_width, max_new_tokens=max_new_tokens, task=task_name,
+                  difficulty=parse_difficulty(difficulty) if difficulty else None, seed=seed)
+    result = run_tts_study(TTSStudy(**{k: v for k, v in chosen.items() if v is not None}), out)
+    console.print(findings_table(result["findings"]))
+    console.print(f"report: {out / 'report.html'}\nfindings: {out / 'findings.json'}")
+
+
 app.command("search")(search_command)
 app.command("scaling")(scaling_command)
 
