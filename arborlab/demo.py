@@ -22,23 +22,25 @@ from arborlab.tasks import get_task
 from arborlab.text import split_steps
 from arborlab.train.sft import SFTConfig, train_or_resume
 
-#: the embedded defaults: countdown with 3 numbers, stream-of-search traces, a 3M-parameter Llama
+#: the embedded defaults: countdown with 3 numbers, stream-of-search traces, a 1M-parameter Llama
 DEMO = dict(
     task="countdown",
     style="search",
     order="dfs",
     difficulty={"n_numbers": 3},
     n_problems=40_000,
-    preset="3m",
+    # 1.0M parameters (4 layers of width 128): at a fixed 13 minutes, 2.4x the updates of the 3m
+    # preset beat its extra capacity (76% against 57% held out; 6 layers of width 128: 67%)
+    preset="1m",
     number_init="digits",  # number embeddings start by spelling their digits (lower loss, better copying)
     batch_size=12,  # small batches: at this budget the number of updates limits learning
-    learning_rate=2e-3,
-    warmup_steps=60,
-    max_steps=1850,  # about 13 minutes of training on 2 quiet cores, to fit the 15-minute budget
-    eval_every=600,
+    learning_rate=3e-3,  # 4e-3 learned slower (val 38% against 54% at step 2,200)
+    warmup_steps=100,
+    max_steps=4400,  # about 12 minutes of training on 2 quiet cores, to fit the 15-minute budget
+    eval_every=1100,
     eval_problems=50,
     final_eval_problems=500,
-    checkpoint_every=200,
+    checkpoint_every=400,
     max_length=640,  # the longest 1% of search traces are left out of training
     max_new_tokens=640,
 )
