@@ -383,7 +383,7 @@ def study_sos(
 def study_tts(
     out: Path = typer.Option(Path("runs/study-tts"), help="study folder (rerun to resume)"),
     model: Optional[Path] = typer.Option(None, "--model", help="an existing policy folder (e.g. runs/demo/final); default: train one on the demo's settings"),
-    train_steps: Optional[int] = typer.Option(None, help="SFT steps of the policy trained without --model (default: the demo's 1850)"),
+    train_steps: Optional[int] = typer.Option(None, help="SFT steps of the policy trained without --model (default: the demo's)"),
     budgets: str = typer.Option("1,2,4,8,16", help="budgets N, comma-separated; at least one above 1"),
     problems: Optional[int] = typer.Option(None, help="problems in each of the validation and test splits (default 100)"),
     bins: Optional[int] = typer.Option(None, help="difficulty bins, by the policy's own pass rate (default 4)"),
