@@ -221,7 +221,7 @@ def probe_study(settings: Mapping[str, Any]) -> Study:
     """Per-layer linear probes for a task label, with a control task and selectivity."""
     task = get_task(settings["task"])
     if settings["label"] not in LABELS:
-        raise ArborError(f"--label must be {' or '.join(LABELS)}, got '{settings['label']}'.")
+        raise ArborError(f"--label must be one of {', '.join(LABELS)}, got '{settings['label']}'.")
 
     def study(hm: HookedModel, folder: Path):
         sites = make_sites(hm, task, settings["label"], settings["n"], settings["seed"], settings["difficulty"])
