@@ -81,9 +81,11 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     """Train (or resume) an SFT run in `out`; returns the final evaluation."""
     run = RunFolder(out)
     rank, world = distributed.setup()
+    already_there = run.config_path.exists()
+    distributed.barrier()  # every rank looks before rank 0 writes this run's config
     if resume:
         config = SFTConfig.from_dict(run.read_config())
-    elif run.config_path.exists() and not overwrite:
+    elif already_there and not overwrite:
         raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
     else:
         config.difficulty = get_task(config.task).difficulty(config.difficulty)  # validated, typed
