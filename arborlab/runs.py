@@ -115,17 +115,24 @@ def config_from_dict(config_class: type, values: dict[str, Any], what: str):
     return config_class(**values)
 
 
-def start_run(run: RunFolder, config, resume: bool, overwrite: bool, prepare: Callable[[Any], None]):
+def start_run(run: RunFolder, config, resume: bool, overwrite: bool, prepare: Callable[[Any], None],
+              writer: bool = True, sync: Callable[[], None] = lambda: None):
     """The config of a run folder: read back from config.toml when resuming; otherwise `prepare(config)`
     (checks that raise ArborError before anything is written), then a fresh folder holding config.toml.
+
+    Under data parallelism every process calls it with `sync` = a barrier and only one as `writer`:
+    all look for an existing run before the writer writes, so none mistakes the new one for an old one.
     """
+    already_there = run.config_path.exists()
+    sync()
     if resume:
         return config_from_dict(type(config), run.read_config(), type(config).__name__)
-    if run.config_path.exists() and not overwrite:
+    if already_there and not overwrite:
         raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
     prepare(config)
-    if overwrite and run.path.exists():
-        shutil.rmtree(run.path)
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config(dataclasses.asdict(config))
+    if writer:
+        if overwrite and run.path.exists():
+            shutil.rmtree(run.path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(dataclasses.asdict(config))
     return config

@@ -8,10 +8,8 @@ evaluation through the task's verifier, checkpoints that resume the same curve a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,7 @@ from arborlab.evaluate import evaluate_rows
 from arborlab.io import atomic_file
 from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder, config_from_dict
+from arborlab.runs import RunFolder, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
@@ -81,25 +79,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     """Train (or resume) an SFT run in `out`; returns the final evaluation."""
     run = RunFolder(out)
     rank, world = distributed.setup()
-    already_there = run.config_path.exists()
-    distributed.barrier()  # every rank looks before rank 0 writes this run's config
-    if resume:
-        config = SFTConfig.from_dict(run.read_config())
-    elif already_there and not overwrite:
-        raise ArborError(f"{run.path} already holds a run; pass --resume to continue it or --overwrite to start again.")
-    else:
-        config.difficulty = get_task(config.task).difficulty(config.difficulty)  # validated, typed
-        if config.number_init not in NUMBER_INITS:
-            raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
-        if config.numbers not in NUMBER_STYLES:
-            raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
-        if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
-            raise ArborError(f"drill_share must be in [0, 1) and drill_per_sheet at least 1, got {config.drill_share} and {config.drill_per_sheet}.")
-        if rank == 0:
-            if overwrite and run.path.exists():
-                shutil.rmtree(run.path)
-            run.path.mkdir(parents=True, exist_ok=True)
-            run.write_config(dataclasses.asdict(config))
+    config = start_run(run, config, resume, overwrite, _check_config, writer=rank == 0, sync=distributed.barrier)
     data_dir = _dataset(config, run, rank)
     distributed.barrier()
 
@@ -195,6 +175,17 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         write_sft_report(run, config)
     distributed.teardown()
     return result
+
+
+def _check_config(config: SFTConfig) -> None:
+    """Validate (and type the difficulty of) a new run's settings before anything is written."""
+    config.difficulty = get_task(config.task).difficulty(config.difficulty)
+    if config.number_init not in NUMBER_INITS:
+        raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
+    if config.numbers not in NUMBER_STYLES:
+        raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
+    if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
+        raise ArborError(f"drill_share must be in [0, 1) and drill_per_sheet at least 1, got {config.drill_share} and {config.drill_per_sheet}.")
 
 
 def train_or_resume(config: SFTConfig, out: Path | str, show_progress: bool = True) -> dict:
