@@ -152,7 +152,7 @@ def train_sft_command(
     batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     seed: Optional[int] = typer.Option(None, help="random seed"),
-    number_init: Optional[str] = typer.Option(None, help="number embeddings: random, or digits (start by spelling their digits)"),
+    number_init: Optional[str] = typer.Option(None, help="number embeddings: random; digits (start by spelling their digits); fourier (digits, plus points on circles of period 10, 100 and 1000)"),
     numbers: Optional[str] = typer.Option(None, help="tokenizer numbers: whole (one token per integer 0-999) or digits"),
     overwrite: bool = typer.Option(False, help="replace a run already in --out"),
 ) -> None:

@@ -7,6 +7,8 @@ and every tool works on any local Llama, Qwen2, GPT-2 … folder, toy or not.
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import torch
@@ -132,23 +134,31 @@ def _read_tokenizer(folder: Path):
         raise ArborError(f"the tokenizer in {folder} cannot be loaded: {reason}.") from None
 
 
-NUMBER_INITS = ("random", "digits")
+NUMBER_INITS = ("random", "digits", "fourier")
+#: "fourier": the periods of the circles each number is placed on (its value mod 10, mod 100, mod 1000)
+FOURIER_PERIODS = (10, 100, 1000)
 
 
 def init_number_embeddings(model, tokenizer, scheme: str) -> int:
-    """Give every integer token 0–999 an embedding that spells its digits; returns how many rows changed.
+    """Give every integer token 0–999 a structured embedding; returns how many rows changed.
 
     "digits": dimensions 0–9, 10–19 and 20–29 of the row for n hold one-hots of its units, tens and
     hundreds digits (scaled to the norm of a random row), the rest keeps its random init. With tied
     embeddings the same rows score output tokens, so from the first step a number's logit is a sum
     of per-digit scores: the model can learn arithmetic on digits instead of one fact per pair of
-    numbers (like Abacus embeddings, McLeish et al. 2024, but inside one token). "random": no change.
-    The rows stay trainable, and the model stays a plain HF causal LM.
+    numbers (like Abacus embeddings, McLeish et al. 2024, but inside one token).
+
+    "fourier": the digits, and in dimensions 30–35 the point (cos, sin) of angle 2πn/T for each
+    period T in `FOURIER_PERIODS`, as in FoNE (Zhou et al. 2025). Adding or subtracting numbers is
+    then rotating each circle, which a gated MLP can compute from the two operands' angles, and
+    carries need no separate learning: the mod-100 angle of a+b is the sum of the operands' angles.
+    "random": no change. The rows stay trainable, and the model stays a plain HF causal LM.
     """
     if scheme not in NUMBER_INITS:
         raise ArborError(f"unknown number embedding init '{scheme}'; choose one of {', '.join(NUMBER_INITS)}.")
     embeddings = model.get_input_embeddings().weight
-    if scheme == "random" or embeddings.shape[1] < 30:
+    needed = 30 + 2 * len(FOURIER_PERIODS) if scheme == "fourier" else 30
+    if scheme == "random" or embeddings.shape[1] < needed:
         return 0
     vocabulary = tokenizer.get_vocab()
     rows = [(vocabulary[str(n)], n) for n in range(1000) if str(n) in vocabulary]
@@ -158,4 +168,8 @@ def init_number_embeddings(model, tokenizer, scheme: str) -> int:
             embeddings[row, :30] = 0.0
             for place in range(3):
                 embeddings[row, 10 * place + number // 10**place % 10] = scale
+            if scheme == "fourier":
+                for circle, period in enumerate(FOURIER_PERIODS):
+                    angle = 2 * math.pi * number / period
+                    embeddings[row, 30 + 2 * circle : 32 + 2 * circle] = torch.tensor([math.cos(angle), math.sin(angle)]) * scale
     return len(rows)

@@ -114,7 +114,7 @@ def test_score_grades_each_line_and_survives_malformed_ones(tmp_path):
 
 def test_train_sft_rejects_unknown_number_settings_before_any_work(tmp_path):
     for option, value, fragment in (("--numbers", "roman", "numbers must be one of whole, digits"),
-                                    ("--number-init", "fourier", "number_init must be one of random, digits")):
+                                    ("--number-init", "abacus", "number_init must be one of random, digits, fourier")):
         out = tmp_path / value
         assert_one_sentence_error(*arbor("train", "sft", "--out", str(out), option, value), fragment)
         assert not (out / "data").exists()  # no dataset was made
