@@ -296,3 +296,32 @@ def test_step_checks_give_each_steps_depth_and_computed_value():
                 a, op, b = re.match(r"(\d+)([-+*/])(\d+)=", check.step).groups()
                 assert check.value == eval(f"{a}{op.replace('/', '//')}{b}")  # noqa: S307 (digits and one operator)
     assert seen_back > 20 and seen_apply > 100
+
+
+def brute_reachable_within(state: tuple, target: int, bound: int) -> bool:
+    """Whether integer steps with results of at most `bound` lead from `state` to exactly the target."""
+    if state == (target,):
+        return True
+    for i, j in combinations(range(len(state)), 2):
+        a, b = max(state[i], state[j]), min(state[i], state[j])
+        rest = [state[k] for k in range(len(state)) if k not in (i, j)]
+        results = [a + b, a * b, a - b] + ([a // b] if b and a % b == 0 else [])
+        if any(r <= bound and brute_reachable_within(tuple(rest + [r]), target, bound) for r in results):
+            return True
+    return False
+
+
+def test_bounded_dfs_writes_numbers_above_999_only_when_no_smaller_route_reaches_the_target():
+    problems = TASK.problems(150, seed=8, difficulty={"n_numbers": 3})
+    needs_big = {"numbers": [96, 66, 88], "target": 72, "use_all": True}  # (96*66)/88, through 6336
+    assert not brute_reachable_within((96, 66, 88), 72, 999) and brute_reachable_within((96, 66, 88), 72, 10**6)
+    for problem in [needs_big, *problems]:
+        trace = TASK.trace(problem, "search", "dfs-bounded")
+        steps = split_steps(trace)
+        checks = TASK.check_steps(problem, steps)
+        assert all(check.valid for check in checks)
+        assert steps[-1].split(", left ")[1].startswith(f"{problem['target']},")
+        assert TASK.verify(problem, trace).correct
+        within = brute_reachable_within(tuple(problem["numbers"]), problem["target"], 999)
+        largest = max(int(n) for n in re.findall(r"\d+", "\n".join(steps)))
+        assert (largest <= 999) == within, problem
