@@ -28,7 +28,7 @@ def tiny_config(**overrides) -> SFTConfig:
 
 
 def test_a_run_folder_holds_everything(tmp_path):
-    result = train_sft(tiny_config(), tmp_path / "run", show_progress=False)
+    result = train_sft(tiny_config(eval_every=12), tmp_path / "run", show_progress=False)
     run = RunFolder(tmp_path / "run")
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["test_n"] == 10
     model = AutoModelForCausalLM.from_pretrained(run.final)
@@ -37,12 +37,13 @@ def test_a_run_folder_holds_everything(tmp_path):
     metrics = run.read_metrics()
     losses = [m["loss"] for m in metrics if "loss" in m]
     assert len(losses) == 6 and losses[-1] < losses[0]
-    assert any("val_accuracy" in m for m in metrics) and "test_accuracy" in metrics[-1]
+    # evaluations between log steps still say their step
+    assert [m["step"] for m in metrics if "val_accuracy" in m] == [12, 24] and "test_accuracy" in metrics[-1]
     assert run.checkpoint_steps() == [10, 20]
     for name in ("config.toml", "loss.png", "accuracy.png", "report.html"):
         assert (run.path / name).is_file()
     assert "data:image/png;base64" in (run.path / "report.html").read_text()
-    assert SFTConfig.from_dict(run.read_config()) == tiny_config(difficulty={"n_numbers": 2, "max_number": 100, "min_target": 10, "max_target": 100, "use_all": True})
+    assert SFTConfig.from_dict(run.read_config()) == tiny_config(eval_every=12, difficulty={"n_numbers": 2, "max_number": 100, "min_target": 10, "max_target": 100, "use_all": True})
 
 
 def _losses(run_dir):

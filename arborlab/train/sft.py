@@ -153,7 +153,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             if step % config.log_every == 0 or step == config.max_steps:
                 record = _log_window(window, step, schedule.get_last_lr()[0], float(grad_norm), world)
             if rank == 0 and (step % config.eval_every == 0 and step != config.max_steps):
-                record.update(_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val")[0])
+                record = {"step": step, **record, **_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val")[0]}
                 window["started"] = time.perf_counter()  # evaluation time is not training time
             if rank == 0 and record:
                 run.append_metrics(record)
