@@ -32,12 +32,14 @@ DEMO = dict(
     # 1.0M parameters (4 layers of width 128): at a fixed 13 minutes, 2.4x the updates of the 3m
     # preset beat its extra capacity (76% against 57% held out; 6 layers of width 128: 67%)
     preset="1m",
-    number_init="digits",  # number embeddings start by spelling their digits (lower loss, better copying)
+    # number embeddings start by spelling their digits and sitting on circles of period 10, 100 and
+    # 1000, where adding is rotating: sums 96% right teacher-forced against 72% with digits alone
+    number_init="fourier",
     batch_size=12,  # small batches: at this budget the number of updates limits learning
     learning_rate=3e-3,  # 4e-3 learned slower (val 38% against 54% at step 2,200)
     warmup_steps=100,
-    max_steps=4400,  # about 12 minutes of training on 2 quiet cores, to fit the 15-minute budget
-    eval_every=1100,
+    max_steps=5300,  # about 14 minutes of training on 2 quiet cores, to fit the 15-minute budget
+    eval_every=1325,
     eval_problems=50,
     final_eval_problems=500,
     checkpoint_every=400,
