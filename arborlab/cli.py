@@ -149,6 +149,7 @@ def train_sft_command(
     n_problems: Optional[int] = typer.Option(None, help="distinct problems in the dataset made for the run"),
     data: Optional[Path] = typer.Option(None, help="use this dataset folder instead of making one"),
     max_steps: Optional[int] = typer.Option(None, help="optimizer steps"),
+    time_budget: Optional[float] = typer.Option(None, help="seconds of training: the timed warmup steps then fix the number of steps"),
     batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     seed: Optional[int] = typer.Option(None, help="random seed"),
@@ -169,7 +170,7 @@ def train_sft_command(
         settings = read_toml(config) if config else {}
         chosen = {
             "task": task_name, "style": style, "order": order, "preset": preset, "n_problems": n_problems,
-            "data_dir": str(data) if data else None, "max_steps": max_steps, "batch_size": batch_size,
+            "data_dir": str(data) if data else None, "max_steps": max_steps, "time_budget": time_budget, "batch_size": batch_size,
             "learning_rate": learning_rate, "seed": seed, "number_init": number_init, "numbers": numbers,
         }
         settings.update({k: v for k, v in chosen.items() if v is not None})

@@ -34,9 +34,10 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(description: str, total: int | None, enabled: bool = True, unit: str = "items") -> Iterator[Callable[..., None]]:
-    """Yield `advance(n=1, status=None)`; the bar shows done/total, rate, elapsed and remaining time.
+    """Yield `advance(n=1, status=None, total=None)`; the bar shows done/total, rate, elapsed and remaining time.
 
-    `status`, when given, replaces the text after the description (e.g. a trainer's latest metrics).
+    `status`, when given, replaces the text after the description (e.g. a trainer's latest metrics);
+    `total`, when given, is the new total (e.g. once a time budget has fixed the number of steps).
     """
     columns = [
         TextColumn("[bold]{task.description}"),
@@ -49,7 +50,7 @@ def progress_bar(description: str, total: int | None, enabled: bool = True, unit
     with Progress(*columns, console=stderr_console, disable=not enabled) as progress:
         task_id = progress.add_task(description, total=total)
 
-        def advance(n: int = 1, status: str | None = None) -> None:
-            progress.update(task_id, advance=n, description=f"{description} {status}" if status else None)
+        def advance(n: int = 1, status: str | None = None, total: int | None = None) -> None:
+            progress.update(task_id, advance=n, description=f"{description} {status}" if status else None, total=total)
 
         yield advance

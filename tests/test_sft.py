@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from arborlab.errors import ArborError
 from arborlab.runs import RunFolder
 from arborlab.train.sft import SFTConfig, train_sft
 
@@ -95,3 +96,28 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert sorted(one) == sorted(two) == list(range(1, 11))
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step
+
+
+def test_a_time_budget_fixes_the_steps_after_warmup_and_the_cosine_follows_them(tmp_path):
+    import math
+
+    config = tiny_config(max_steps=100_000, time_budget=2.0, warmup_steps=15, log_every=1, eval_every=10**6,
+                         checkpoint_every=10**6, final_eval_problems=4)
+    train_sft(config, tmp_path / "run", show_progress=False)
+    run = RunFolder(tmp_path / "run")
+    metrics = run.read_metrics()
+    fixed = [m for m in metrics if "seconds_per_step" in m]
+    assert len(fixed) == 1 and fixed[0]["step"] == 15 and fixed[0]["time_budget"] == 2.0
+    steps = fixed[0]["max_steps"]
+    assert 15 < steps < 100_000 and run.read_config()["max_steps"] == steps  # a resumed run keeps it
+    logged = {m["step"]: m["lr"] for m in metrics if "lr" in m}
+    assert max(logged) == steps == metrics[-1]["step"]
+    for step, lr in logged.items():  # the closed form of linear warmup then cosine decay to 0 at `steps`
+        expected = 3e-3 * (step / 15 if step < 15 else 0.5 * (1 + math.cos(math.pi * (step - 15) / (steps - 15))))
+        assert lr == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_time_budget_and_token_budget_are_exclusive(tmp_path):
+    with pytest.raises(ArborError, match="time_budget must be at least 0 and not set together with token_budget"):
+        train_sft(tiny_config(time_budget=5.0, token_budget=1000), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()

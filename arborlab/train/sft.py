@@ -8,6 +8,7 @@ evaluation through the task's verifier, checkpoints that resume the same curve a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -32,6 +33,7 @@ from arborlab.train import distributed
 from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 from arborlab.train.drill import drill_examples, trace_equations
+from arborlab.train.time_budget import StepClock
 
 PREDICTIONS_FILE = "predictions.jsonl"  # the final held-out answers, in `arbor tasks score`'s input format
 
@@ -57,6 +59,9 @@ class SFTConfig:
     warmup_steps: int = 100
     max_steps: int = 2000
     token_budget: int = 0  # when > 0: train on about this many tokens (max_steps follows from the mean length)
+    # when > 0: seconds of training (evaluations not counted); at the end of warmup the measured
+    # step time fixes max_steps (written back to config.toml, so a resumed run keeps it)
+    time_budget: float = 0.0
     grad_clip: float = 1.0
     log_every: int = 20
     eval_every: int = 500
@@ -128,13 +133,17 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     n_batches = math.ceil(len(examples) / config.batch_size)
     order, order_epoch = [], -1
     window = {"loss": 0.0, "tokens": 0, "target_tokens": 0, "started": time.perf_counter()}
+    clock = StepClock(config, steps_done, world)
     model.train()
     with progress_bar("sft", total=config.max_steps, enabled=show_progress and rank == 0, unit="steps") as advance:
         advance(steps_done)
-        for step in range(steps_done + 1, config.max_steps + 1):
+        step = steps_done
+        while step < config.max_steps:  # a time budget may fix max_steps during the run
+            step += 1
             epoch, position = divmod(step - 1, n_batches)
             if epoch != order_epoch:  # one shuffle per epoch, not per step
                 order, order_epoch = batch_order(lengths, config.batch_size, config.seed, epoch), epoch
+            clock.start()
             batch_indices = order[position]
             local = distributed.shard(batch_indices, rank, world)
             batch = collate([examples[i] for i in local], tokenizer.pad_token_id)
@@ -144,6 +153,13 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
+            if (fixed := clock.stop(step)) is not None:  # the time budget now fixes the run's length
+                config.max_steps = fixed["max_steps"]
+                schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps, last_epoch=step - 1)
+                advance(0, total=config.max_steps)
+                if rank == 0:
+                    run.write_config(dataclasses.asdict(config))
+                    run.append_metrics({"step": step, **fixed})
 
             window["loss"] += summed
             window["target_tokens"] += target_tokens
@@ -184,6 +200,8 @@ def _check_config(config: SFTConfig) -> None:
         raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
     if config.numbers not in NUMBER_STYLES:
         raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
+    if config.time_budget < 0 or (config.time_budget > 0 and config.token_budget > 0):
+        raise ArborError(f"time_budget must be at least 0 and not set together with token_budget, got {config.time_budget} and {config.token_budget}.")
     if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
         raise ArborError(f"drill_share must be in [0, 1) and drill_per_sheet at least 1, got {config.drill_share} and {config.drill_per_sheet}.")
 
