@@ -3,8 +3,9 @@
 The bridge gives every model TransformerLens' hook names and shapes, ``run_with_cache`` and
 ``run_with_hooks``, on the model's own (unfolded) weights, so activations match Hugging Face's. This
 layer adds what the studies here need: loading a model folder with its tokenizer through
-`arborlab.models.load_model` (one-sentence errors), and the residual stream decomposed into
-embeddings + each head + each MLP + biases.
+`arborlab.models.load_model` (one-sentence errors), the residual stream decomposed into
+embeddings + each head + each MLP + biases, and `keep_freed_memory`, so that `run_with_cache` does
+not pay for fresh memory.
 
 Shapes (TransformerLens' names): ``blocks.{l}.hook_resid_pre`` ``[batch, pos, d_model]``,
 ``blocks.{l}.attn.hook_z`` ``[batch, pos, head, d_head]``, ``blocks.{l}.attn.hook_pattern``
@@ -13,6 +14,8 @@ Shapes (TransformerLens' names): ``blocks.{l}.hook_resid_pre`` ``[batch, pos, d_
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +36,33 @@ def parse_component(label: str) -> tuple[str, int, int | None] | None:
     if match := MLP_LABEL.fullmatch(label):
         return "mlp", int(match[1]), None
     return None
+
+
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_freed_memory_kept = False
+
+
+def keep_freed_memory() -> bool:
+    """Make this process keep memory it frees for reuse instead of handing it back to the OS.
+
+    A cache holds every activation of a forward pass alive, so the pass cannot reuse its own
+    temporaries and glibc serves it fresh pages (mmap for blocks over 128 KiB, and a heap top that
+    is trimmed back after each call); touching them costs a page fault per 4 KiB. Measured on a 3M
+    Llama at batch 16 x 128: 69k page faults per `run_with_cache` against 36k for a plain forward,
+    and 1.4-1.5x its time in most processes; with blocks up to 32 MiB served from a heap that is
+    not trimmed below 1 GiB, no page faults after the first call and 1.04-1.13x. This is what
+    PyTorch's caching allocator does on GPUs; PyTorch has no such allocator for CPU memory, hence
+    glibc's own knobs. Process-wide and once; a no-op (returning False) where libc is not glibc.
+    """
+    global _freed_memory_kept
+    if not _freed_memory_kept:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+            _freed_memory_kept = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+        except (OSError, AttributeError, TypeError):
+            _freed_memory_kept = False
+    return _freed_memory_kept
 
 
 class HookedModel:
@@ -63,6 +93,7 @@ class HookedModel:
         model, tokenizer = load_model(path)
         if tokenizer is None:
             raise ArborError(f"{path} has no tokenizer files, and a HookedModel needs the model's tokenizer.")
+        keep_freed_memory()
         try:
             bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tokenizer, device=device)
         except (NotImplementedError, ValueError) as error:
@@ -77,7 +108,7 @@ class HookedModel:
         return self.bridge.cfg
 
     def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Logits ``[batch, pos, d_vocab]`` of ``input_ids`` ``[batch, pos]``, no hooks."""
+        """Logits ``[batch, pos, d_vocab]`` of ``input_ids`` ``[batch, pos]``, through the hooks registered now."""
         return self.bridge(input_ids)
 
     def run_with_cache(self, input_ids: torch.Tensor, **kwargs: Any):

@@ -1,11 +1,14 @@
 """HookedModel against Hugging Face's own outputs (eager attention) on Llama, Qwen2, GPT-2 and a toy model."""
 
+import resource
+import sys
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
 from arborlab.errors import ArborError
-from arborlab.interp.model import HookedModel
+from arborlab.interp.model import HookedModel, keep_freed_memory
 
 IDS = torch.tensor([[1, 40, 500, 17, 300, 9, 21], [1, 2, 3, 999, 4, 5, 6]])
 
@@ -125,3 +128,22 @@ def test_a_folder_without_a_tokenizer_or_model_is_one_sentence(tmp_path, random_
     AutoModelForCausalLM.from_pretrained(random_folder).save_pretrained(bare)
     with pytest.raises(ArborError, match="has no tokenizer files"):
         HookedModel.from_pretrained(bare)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator knobs")
+def test_a_repeated_run_with_cache_touches_no_fresh_memory(random_llama):
+    """The cache keeps every activation alive; with freed memory kept, a second run reuses the first's."""
+    assert keep_freed_memory()
+    ids = torch.randint(3, random_llama.cfg.d_vocab, (16, 128))
+
+    def page_faults_of_one_run() -> tuple[int, int]:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        with torch.no_grad():
+            _, cache = random_llama.run_with_cache(ids)
+        cached_pages = sum(tensor.numel() * tensor.element_size() for tensor in cache.values()) // 4096
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, cached_pages
+
+    page_faults_of_one_run()
+    faults, cached_pages = page_faults_of_one_run()
+    assert cached_pages > 5_000  # the cache is big enough to fault in thousands of pages if memory were handed back
+    assert faults < cached_pages / 20
