@@ -210,12 +210,29 @@ def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator) -
 def _draw(probs: torch.Tensor, top_p: float, generator) -> torch.Tensor:
     """Sample one token per row of probs [batch, vocab], from the top-p nucleus. → [batch]."""
     if top_p == 1:
-        return torch.multinomial(probs, 1, generator=generator)[:, 0]
+        return _inverse_cdf(probs, generator)
     sorted_probs, order = probs.sort(-1, descending=True)
     # A token is cut when the tokens ranked above it already hold top_p of the mass; the first never is.
     cut = sorted_probs.cumsum(-1) - sorted_probs >= top_p
-    choice = torch.multinomial(sorted_probs.masked_fill(cut, 0.0), 1, generator=generator)
-    return order.gather(-1, choice)[:, 0]
+    choice = _inverse_cdf(sorted_probs.masked_fill(cut, 0.0), generator)
+    return order.gather(-1, choice[:, None])[:, 0]
+
+
+def _inverse_cdf(weights: torch.Tensor, generator) -> torch.Tensor:
+    """One index per row of weights [batch, vocab] (not necessarily normalized), drawn in proportion to them. → [batch]
+
+    Inverse-CDF sampling: one uniform number per row, found in the row's cumulative sums (float64,
+    so even tokens of probability 1e-12 keep their share). ``torch.multinomial`` draws one random
+    number per vocabulary entry instead (the exponential race), and that dominated search rounds
+    of 512 rows: 13 ms a step against 0.7 ms here. A zero weight is never drawn: its cumulative
+    sum equals its predecessor's, so no uniform number falls in its interval.
+    """
+    cdf = weights.to(torch.float64).cumsum(-1)
+    total = cdf[:, -1:]
+    uniform = torch.rand(total.shape, generator=generator, dtype=torch.float64, device=weights.device) * total
+    # rounding may carry u * total up to total itself; keep it below, so the draw stays in the row
+    uniform = torch.minimum(uniform, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, uniform, right=True)[:, 0]
 
 
 def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator):

@@ -8,7 +8,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 
 import arborlab.sample as sampling
 from arborlab.errors import ArborError
-from arborlab.sample import sample
+from arborlab.sample import _inverse_cdf, sample
 
 VOCAB = 96
 NEW = 24
@@ -211,6 +211,14 @@ def test_draws_follow_the_distribution_and_the_nucleus():
         spread = (expected * (1 - expected) / draws).sqrt()
         assert ((counts / draws - expected).abs() <= 5 * spread + 1e-9).all()
         assert len(nucleus) > 1 and counts[nucleus].sum() == draws
+
+
+def test_inverse_cdf_draws_in_proportion_and_never_a_zero_weight():
+    weights = torch.tensor([[0.0, 1.0, 0.0, 0.0, 3.0, 0.0], [2.0, 0.0, 0.0, 0.0, 0.0, 1e-30]]).repeat(20_000, 1)
+    draws = _inverse_cdf(weights, torch.Generator().manual_seed(0)).view(20_000, 2)
+    first, second = (torch.bincount(draws[:, row], minlength=6).float() / 20_000 for row in (0, 1))
+    assert first[[0, 2, 3, 5]].sum() == 0 and abs(first[4] - 0.75) < 5 * (0.75 * 0.25 / 20_000) ** 0.5
+    assert second[0] == 1  # 1e-30 of the mass: no uniform number of 20,000 lands there
 
 
 @pytest.mark.parametrize(
