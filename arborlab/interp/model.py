@@ -65,6 +65,38 @@ def keep_freed_memory() -> bool:
     return _freed_memory_kept
 
 
+def skip_unobserved_norm_statistics(bridge) -> int:
+    """Make the bridge's norms compute ``hook_scale`` and ``hook_normalized`` only when hooked; returns how many.
+
+    TransformerLens' native norm path computes the scale and the normalized input for those two
+    hook points on every forward, hooked or not, and then returns the HF norm's own output unless a
+    hook edited them. Unobserved, that is pure cost: 5 elementwise passes over the residual per
+    norm, 13 norms in a 6-layer Llama, about 4% of a forward at batch 16 x 128 (hence `hm(ids)`
+    at 1.04-1.06x a plain HF forward). With no hook on either point, this runs the HF norm alone,
+    which is what the bridge returns then anyway, so the logits keep every bit.
+    """
+    patched = 0
+    for norm in bridge.modules():
+        if not getattr(norm, "use_native_layernorm_autograd", False) or isinstance(
+            getattr(norm, "original_component", None), (type(None), torch.nn.Identity)
+        ):
+            continue
+        norm._hf_autograd_forward_with_hooks = _norm_skipping_statistics(norm, norm._hf_autograd_forward_with_hooks)
+        patched += 1
+    return patched
+
+
+def _norm_skipping_statistics(norm, hooked_forward: Callable) -> Callable:
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        scale, normalized = norm.hook_scale, norm.hook_normalized
+        if scale.fwd_hooks or scale.bwd_hooks or normalized.fwd_hooks or normalized.bwd_hooks:
+            return hooked_forward(x)
+        result = norm.original_component(x)
+        return result if result.dtype == x.dtype else result.to(x.dtype)
+
+    return forward
+
+
 class HookedModel:
     """A local HF causal LM with TransformerLens hooks.
 
@@ -101,6 +133,7 @@ class HookedModel:
             raise ArborError(f"TransformerLens cannot wrap the model in {path}: {reason}.") from None
         if head_results:
             bridge.set_use_attn_result(True)
+        skip_unobserved_norm_statistics(bridge)
         return cls(bridge.eval(), tokenizer, path)
 
     @property
