@@ -309,15 +309,21 @@ def eval_command(
     max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="tokens to generate at most"),
     out: Optional[Path] = typer.Option(None, help="folder for eval.json, predictions.jsonl and the plot"),
     seed: int = typer.Option(0, help="random seed"),
+    baseline: Optional[Path] = typer.Option(
+        None, metavar="DIR", help="a second model (e.g. before RL) graded on the same problems and samples, in the same plot"
+    ),
 ) -> None:
     """Accuracy, unbiased pass@k and maj@k by difficulty, graded by the task's verifier."""
     from arborlab.evaluate import run_eval
 
     ks = _parse_ks(k)
     report = run_eval(model_dir, task_name, problems, samples, ks, temperature, data, split, parse_difficulty(difficulty),
-                      max_new_tokens, out, seed)
-    shown = ", ".join(f"{name} {report[name]:.1%}" for name in report if name == "accuracy" or "@" in name)
-    console.print(f"{task_name}: {shown} on {report['n']} problems; wrote {report['out']}")
+                      max_new_tokens, out, seed, baseline=baseline)
+    for label, figures in (("", report), ("baseline: ", report.get("baseline", {}))):
+        if figures:
+            shown = ", ".join(f"{name} {figures[name]:.1%}" for name in figures if name == "accuracy" or "@" in name)
+            console.print(f"{label}{task_name}: {shown} on {figures['n']} problems")
+    console.print(f"wrote {report['out']}")
 
 
 def _parse_ks(text: str) -> list[int]:

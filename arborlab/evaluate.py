@@ -154,28 +154,51 @@ def run_eval(
     max_new_tokens: int,
     out: Path | None,
     seed: int = 0,
+    baseline: Path | str | None = None,
 ) -> dict[str, Any]:
-    """`arbor eval`: grade samples of a model on held-out problems; writes eval.json, predictions, plot."""
-    from arborlab.models import load_model
+    """`arbor eval`: grade samples of a model on held-out problems; writes eval.json, predictions, plot.
+
+    `baseline` is a second model folder (e.g. the model before RL) graded on the same problems with
+    the same samples and seed: its figures go in eval.json under ``"baseline"``, its predictions in
+    baseline_predictions.jsonl, and both pass@k curves in one plot.
+    """
+    from arborlab.models import check_model_folder, load_model
 
     if samples < 1 or n_problems < 1:
         raise ArborError("--samples and --problems must be at least 1.")
     if max(ks) > samples:
         raise ArborError(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; raise --samples.")
     get_task(task_name)
-    model, tokenizer = load_model(model_dir)
-    if tokenizer is None:
-        raise ArborError(f"{model_dir} has no tokenizer; save one beside the model.")
+    for folder in (model_dir, baseline):
+        if folder is not None:
+            check_model_folder(folder)
+    models = {"model": load_model(model_dir)}
+    if baseline is not None:
+        models["baseline"] = load_model(baseline)
+    for (model, tokenizer), folder in zip(models.values(), (model_dir, baseline)):
+        if tokenizer is None:
+            raise ArborError(f"{folder} has no tokenizer; save one beside the model.")
     rows = held_out_rows(Path(model_dir), task_name, n_problems, data, split, difficulty, seed)
     temperature = (0.0 if samples == 1 else 1.0) if temperature is None else temperature
-    report = evaluate_rows(model, tokenizer, task_name, rows, samples, temperature, ks, max_new_tokens, seed, show_progress=True)
+    reports = {
+        label: evaluate_rows(model, tokenizer, task_name, rows, samples, temperature, ks, max_new_tokens, seed, show_progress=True)
+        for label, (model, tokenizer) in models.items()
+    }
+    report = reports["model"]
     out = Path(out) if out else Path(model_dir).parent / f"eval-{task_name}-{split}"
-    predictions = report.pop("predictions")
+    predictions = {label: figures.pop("predictions") for label, figures in reports.items()}
     report.update(model_dir=str(model_dir), task=task_name, samples=samples, temperature=temperature, out=str(out))
+    if baseline is not None:
+        report["baseline"] = {"model_dir": str(baseline), **reports["baseline"]}
     with atomic_directory(out, overwrite=True) as staging:
         (staging / "eval.json").write_text(json.dumps(report, indent=2))
-        (staging / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
-        plot_pass_at_k({"model": report}, staging / "pass_at_k.png")
+        for label, rows_out in predictions.items():
+            name = "predictions.jsonl" if label == "model" else f"{label}_predictions.jsonl"
+            (staging / name).write_text("".join(json.dumps(p) + "\n" for p in rows_out))
+        labels = {"model": Path(model_dir).name, "baseline": f"{Path(baseline).name} (baseline)" if baseline else ""}
+        if labels["model"] == Path(baseline or "").name:
+            labels["model"] = str(model_dir)
+        plot_pass_at_k({labels[label]: reports[label] for label in reports}, staging / "pass_at_k.png")
     return report
 
 

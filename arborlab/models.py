@@ -70,6 +70,13 @@ def load_model(path: str | Path):
     tools that work on token ids, and callers that need text raise their own error.
     """
     folder = Path(path)
+    config = check_model_folder(folder)
+    return _read_weights(folder, config), _read_tokenizer(folder)
+
+
+def check_model_folder(path: str | Path):
+    """The config of a causal-LM folder that has weights, or one sentence on what is wrong (weights unread)."""
+    folder = Path(path)
     if not folder.exists():
         raise ArborError(f"the model folder {folder} does not exist.")
     if not folder.is_dir():
@@ -81,7 +88,7 @@ def load_model(path: str | Path):
         raise ArborError(f"{folder} holds a '{config.model_type}' model, which is not a causal language model.")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise ArborError(f"{folder} has a config.json but no weights file (model.safetensors).")
-    return _read_weights(folder, config), _read_tokenizer(folder)
+    return config
 
 
 def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> Path:

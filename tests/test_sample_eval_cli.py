@@ -55,7 +55,25 @@ def test_eval_writes_figures_that_rescore(model_dir, tmp_path):
     assert (out / "pass_at_k.png").stat().st_size > 1000
 
 
+def test_eval_against_a_baseline_grades_both_on_the_same_problems(model_dir, tmp_path):
+    out = tmp_path / "eval"
+    code, stdout, err = arbor("eval", str(model_dir), "--task", "countdown", "--problems", "4", "--samples", "3", "--k", "1,3",
+                              "-d", "n_numbers=3", "--max-new-tokens", "12", "--temperature", "2", "--out", str(out),
+                              "--baseline", str(model_dir))
+    assert code == 0, err
+    report = json.loads((out / "eval.json").read_text())
+    baseline = report["baseline"]
+    rows = {name: [json.loads(line) for line in (out / name).read_text().splitlines()]
+            for name in ("predictions.jsonl", "baseline_predictions.jsonl")}
+    assert [r["problem"] for r in rows["predictions.jsonl"]] == [r["problem"] for r in rows["baseline_predictions.jsonl"]]
+    # the same model with the same seed: the same samples, so the same figures
+    assert rows["predictions.jsonl"] == rows["baseline_predictions.jsonl"]
+    assert {k: report[k] for k in ("accuracy", "pass@1", "pass@3")} == {k: baseline[k] for k in ("accuracy", "pass@1", "pass@3")}
+    assert baseline["model_dir"] == str(model_dir) and "baseline: countdown" in stdout
+
+
 def test_eval_bad_input_is_one_sentence(model_dir, tmp_path):
     assert_one_sentence_error(*arbor("eval", str(model_dir), "--task", "countdown", "--samples", "2", "--k", "8"), "pass@8 needs")
     assert_one_sentence_error(*arbor("eval", str(tmp_path), "--task", "countdown"))
     assert_one_sentence_error(*arbor("eval", str(model_dir), "--task", "countdown", "--k", "x"), "--k takes")
+    assert_one_sentence_error(*arbor("eval", str(model_dir), "--task", "countdown", "--baseline", str(tmp_path)))
