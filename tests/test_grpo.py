@@ -243,6 +243,24 @@ def test_dynamic_sampling_learnability_and_schedule_run(sft_model, tmp_path):
     assert len(steps) == 3 and all(0 <= m["zero_advantage_share"] <= 1 for m in steps)
 
 
+def test_dynamic_sampling_refills_dropped_groups_with_fresh_prompts(sft_model, tmp_path):
+    """Random rewards over groups of 2 leave about half the groups without signal; refills make them up."""
+    common = dict(max_steps=2, dynamic_sampling=True, reward="random", random_reward_p=0.5, group_size=2, prompts_per_step=6,
+                  eval_every=100, max_new_tokens=8)
+    metrics = {}
+    for rounds in (1, 6):
+        train_grpo(grpo_config(sft_model, dynamic_sampling_rounds=rounds, **common), tmp_path / f"r{rounds}", show_progress=False)
+        metrics[rounds] = [m for m in RunFolder(tmp_path / f"r{rounds}").read_metrics() if "reward_mean" in m]
+    for m in metrics[1]:  # no refill: the groups with signal among the 6 drawn
+        assert m["sampling_rounds"] == 1 and m["groups_trained"] == round(6 * (1 - m["zero_advantage_share"]))
+    for m in metrics[6]:  # refilled up to 6 groups with signal, over several rounds of fresh prompts
+        drawn = 6 * m["sampling_rounds"]
+        with_signal = round(drawn * (1 - m["zero_advantage_share"]))
+        assert m["groups_trained"] == min(6, with_signal)
+        assert m["sampling_rounds"] == 6 or with_signal >= 6
+    assert any(m["sampling_rounds"] > 1 for m in metrics[6]) and all(m["groups_trained"] == 6 for m in metrics[6] if m["sampling_rounds"] < 6)
+
+
 def test_learnability_prefers_problems_near_half_success():
     task = get_task("countdown")
     sampler = ProblemSampler(task, task.difficulty({"n_numbers": 2}), [], 40, "learnability", seed=0)

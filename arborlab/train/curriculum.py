@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from arborlab.data import split_of
 from arborlab.errors import ArborError
@@ -68,12 +68,14 @@ class ProblemSampler:
             self.pools[key] = split_problems(self.task, self.pool_size, "train", self.seed, difficulty)
         return self.pools[key]
 
-    def draw(self, step: int, n: int) -> list[dict]:
-        """`n` distinct problems for `step`."""
+    def draw(self, step: int, n: int, attempt: int = 0, exclude: Collection[str] = ()) -> list[dict]:
+        """`n` distinct problems for `step`; a later `attempt` (a refill) draws afresh, never the hashes in `exclude`."""
         pool = self.pool(step)
+        if exclude:
+            pool = [problem for problem in pool if self.task.problem_hash(problem) not in exclude]
         if n > len(pool):
             raise ArborError(f"prompts_per_step {n} exceeds the problem pool of {len(pool)}; raise pool_size.")
-        rng = random.Random(f"problems:{self.seed}:{step}")
+        rng = random.Random(f"problems:{self.seed}:{step}" + (f":{attempt}" if attempt else ""))
         if self.sampling == "uniform":
             return rng.sample(pool, n)
         # Weighted sampling without replacement (Efraimidis & Spirakis): the n largest u^(1/w).

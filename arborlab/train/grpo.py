@@ -73,6 +73,9 @@ class GRPOConfig:
     entropy_coef: float = 0.0
     top_entropy_quantile: float = 1.0  # < 1: the policy loss only on the highest-entropy tokens
     dynamic_sampling: bool = False  # drop groups whose advantages are all zero (DAPO)
+    # with dynamic sampling: rounds of fresh prompts per step to refill the dropped groups, as DAPO
+    # does (1: drop without refilling); the step trains on at most prompts_per_step groups
+    dynamic_sampling_rounds: int = 3
     reward: str = "exact"  # see arborlab.rewards.KINDS
     format_weight: float = 0.0
     random_reward_p: float = 0.5
@@ -107,6 +110,8 @@ class GRPOConfig:
             raise ArborError("passk_problems may not exceed eval_problems (they are the first of them), and passk_samples must be at least 1.")
         if not 0 < self.top_entropy_quantile <= 1:
             raise ArborError(f"top_entropy_quantile must be in (0, 1], got {self.top_entropy_quantile}.")
+        if self.dynamic_sampling_rounds < 1:
+            raise ArborError(f"dynamic_sampling_rounds must be at least 1, got {self.dynamic_sampling_rounds}.")
 
 
 def prepare_from_model(config) -> None:
@@ -190,17 +195,32 @@ def grpo_step(model, tokenizer, optimizer, schedule, config: GRPOConfig, sampler
     """One whole GRPO step (sample, score, advantages, log-probs, clipped updates); returns its metrics."""
     started = time.perf_counter()
     task, size = rewarder.task, config.group_size
-    problems = sampler.draw(step, config.prompts_per_step)
+    problems, groups, scores, advantages, kept = [], [], [], [], []
+    rounds = config.dynamic_sampling_rounds if config.dynamic_sampling else 1
+    for attempt in range(rounds):
+        wanted = config.prompts_per_step - len(kept)
+        drawn = sampler.draw(step, config.prompts_per_step, attempt, exclude={task.problem_hash(p) for p in problems})
+        drawn_groups = complete(model, tokenizer, [task.prompt(p) for p in drawn], size, config.temperature, config.max_new_tokens,
+                                top_p=config.top_p, seed=config.seed * 1_000_003 + step + 7_919 * attempt,
+                                batch_size=len(drawn) * size)
+        drawn_scores = [rewarder.score_all([p] * size, [c.text for c in group]) for p, group in zip(drawn, drawn_groups)]
+        for problem, group_scores in zip(drawn, drawn_scores):
+            sampler.record(problem, size, sum(s.correct for s in group_scores))
+        rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in drawn_scores])  # [prompts, group_size]
+        drawn_advantages = group_advantages(rewards, config.scale_advantages) if rewarder.baseline else rewards
+        signal = ~(drawn_advantages == 0).all(dim=1)  # groups that carry a learning signal
+        offset = len(groups)
+        kept += [offset + g for g in range(len(drawn)) if signal[g] or not config.dynamic_sampling][:wanted]
+        problems += drawn
+        groups += drawn_groups
+        scores += drawn_scores
+        advantages.append(drawn_advantages)
+        if len(kept) >= config.prompts_per_step:
+            break
     prompts = [task.prompt(p) for p in problems]
-    groups = complete(model, tokenizer, prompts, size, config.temperature, config.max_new_tokens, top_p=config.top_p,
-                      seed=config.seed * 1_000_003 + step, batch_size=len(prompts) * size)
-    scores = [rewarder.score_all([p] * size, [c.text for c in group]) for p, group in zip(problems, groups)]
-    for problem, group_scores in zip(problems, scores):
-        sampler.record(problem, size, sum(s.correct for s in group_scores))
-    rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in scores])  # [prompts, group_size]
-    advantages = group_advantages(rewards, config.scale_advantages) if rewarder.baseline else rewards
-    zero = (advantages == 0).all(dim=1)  # groups that carry no signal
-    kept = [g for g in range(len(groups)) if not (config.dynamic_sampling and zero[g])]
+    advantages = torch.cat(advantages)  # [prompts drawn, group_size]
+    rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in scores])
+    zero = (advantages == 0).all(dim=1)
     completions = [c for g in kept for c in groups[g]]
     record: dict[str, Any] = {
         "step": step,
@@ -209,6 +229,8 @@ def grpo_step(model, tokenizer, optimizer, schedule, config: GRPOConfig, sampler
         "accuracy": sum(s.correct for group_scores in scores for s in group_scores) / rewards.numel(),
         "response_length": sum(len(c.tokens) for group in groups for c in group) / rewards.numel(),
         "zero_advantage_share": zero.float().mean().item(),
+        "groups_trained": len(kept),
+        "sampling_rounds": attempt + 1,
     }
     if completions:
         batch = rollout_batch([prompt_ids(tokenizer, prompts[g]) for g in kept for _ in range(size)], completions,
