@@ -481,12 +481,23 @@ class _LlamaDecoder:
         return hidden + F.linear(layer.act(F.linear(x, *layer.gate)) * F.linear(x, *layer.up), *layer.down)
 
     def keep(self, rows: torch.Tensor) -> None:
-        """Keep only these batch rows. rows: [new_batch] indices."""
-        self.keys = [buffer[rows] for buffer in self.keys]
-        self.values = [buffer[rows] for buffer in self.values]
+        """Keep only these batch rows. rows: [new_batch] indices (repeats copy a row)."""
+        self.keys = [self._rows_of(buffer, rows) for buffer in self.keys]
+        self.values = [self._rows_of(buffer, rows) for buffer in self.values]
         self.positions = self.positions[rows]
         if self.mask is not None:
             self.mask = self.mask[rows]
+
+
+    def _rows_of(self, buffer: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """A new cache buffer [rows, heads, max_length, head_dim] holding those rows' filled positions.
+
+        Only the first `length` positions are copied (the rest is written before it is read): after
+        a shared prefill or early in a step, most of the buffer is still empty.
+        """
+        kept = buffer.new_empty((len(rows), *buffer.shape[1:]))
+        kept[:, :, : self.length] = buffer[rows, :, : self.length]
+        return kept
 
 
 def _half_signs(sin: torch.Tensor) -> torch.Tensor:
