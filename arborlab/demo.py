@@ -26,11 +26,10 @@ from arborlab.train.sft import SFTConfig, train_or_resume
 DEMO = dict(
     task="countdown",
     style="search",
-    # depth-first, but no step whose result exceeds 999 unless no route within that bound exists (0.3%
-    # of problems): products of several tokens derailed the model's traces (43 of 89 failures of a
-    # dfs-trained model, seed 1) and traces are 13% shorter; 89.4% against 82.2% held out at 4,800
-    # steps (seed 1), 78.4% against 83.4% at 5,300 (seed 0)
-    order="dfs-bounded",
+    # plain depth-first: dfs-bounded (no result above 999 unless needed) removed the derailing
+    # multi-token products but was no better over seeds: 80.8% (fresh-clone demo, 5,593 steps) and
+    # 78.4% at seed 0, 89.4% at seed 1, against dfs's 83.4-86.8% at seed 0 and 82.2% at seed 1
+    order="dfs",
     difficulty={"n_numbers": 3},
     n_problems=40_000,
     # 1.0M parameters (4 layers of width 128): at a fixed 13 minutes, 2.4x the updates of the 3m
