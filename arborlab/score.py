@@ -4,6 +4,10 @@ Input: JSONL lines ``{"problem": {…task fields…}, "answer": "…"}`` (the an
 completion; its ``<answer>`` part is graded). Output: one verdict per input line,
 ``{"correct": bool, "reason": "…", "line": N}`` (blank lines are skipped; ``line`` says which input
 line a verdict is for). A malformed line gets a verdict saying why, and grading goes on.
+
+When the line holds a reasoning trace (a ``completion`` field, or an answer with a ``<think>``
+block), the verdict adds ``first_invalid_step``: ``{"index", "step", "reason"}`` of the first step
+the task's step checker rejects, or None when every step is valid: where a wrong answer went wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Iterable, Iterator
 
 from arborlab.errors import ArborError
 from arborlab.tasks import Task
+from arborlab.text import THINK_OPEN, split_steps
 
 
 def score_line(task: Task, line: str, line_number: int) -> dict:
@@ -37,7 +42,19 @@ def _judge(task: Task, line: str, line_number: int) -> dict:
     except ArborError as error:
         return {"correct": False, "reason": f"{where}: {str(error).rstrip('.')}"}
     verdict = task.verify(problem, record["answer"])
-    return {"correct": verdict.correct, "reason": verdict.reason}
+    judged = {"correct": verdict.correct, "reason": verdict.reason}
+    trace = record.get("completion") if isinstance(record.get("completion"), str) else record["answer"]
+    if THINK_OPEN in trace:
+        judged["first_invalid_step"] = first_invalid_step(task, problem, trace)
+    return judged
+
+
+def first_invalid_step(task: Task, problem: dict, trace: str) -> dict | None:
+    """``{"index", "step", "reason"}`` of the first step of `trace` the step checker rejects, or None."""
+    for check in task.check_steps(problem, split_steps(trace)):
+        if not check.valid:
+            return {"index": check.index, "step": check.step, "reason": check.reason}
+    return None
 
 
 def score_lines(task: Task, lines: Iterable[str]) -> Iterator[dict]:

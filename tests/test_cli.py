@@ -112,6 +112,25 @@ def test_score_grades_each_line_and_survives_malformed_ones(tmp_path):
     assert piped == out
 
 
+def test_score_points_at_the_first_invalid_step_of_a_trace(tmp_path):
+    problem = {"numbers": [25, 75, 16], "target": 84}
+    steps = ["25+75=100, left 16 100, target 84", "16+100=116, left 116, target 84", "back to 16 100, target 84",
+             "100-16=84, left 84, target 84"]
+    good = "<think>\n" + "\n".join(steps) + "\n</think><answer>(25+75)-16</answer>"
+    slip = good.replace("16+100=116, left 116", "16+100=117, left 117")
+    lines = [json.dumps({"problem": problem, "answer": good}),
+             json.dumps({"problem": problem, "answer": "(25+75)-16", "completion": slip}),
+             json.dumps({"problem": problem, "answer": "(25+75)-16"})]
+    path = tmp_path / "answers.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = arbor("tasks", "score", "countdown", str(path))
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [v["correct"] for v in verdicts] == [True, True, True]
+    assert verdicts[0]["first_invalid_step"] is None
+    assert verdicts[1]["first_invalid_step"]["index"] == 1 and verdicts[1]["first_invalid_step"]["step"] == steps[1].replace("116", "117")
+    assert "first_invalid_step" not in verdicts[2]  # no trace to check
+
+
 def test_train_sft_rejects_unknown_number_settings_before_any_work(tmp_path):
     for option, value, fragment in (("--numbers", "roman", "numbers must be one of whole, digits"),
                                     ("--number-init", "abacus", "number_init must be one of random, digits, fourier")):
