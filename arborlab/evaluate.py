@@ -169,15 +169,13 @@ def run_eval(
     if max(ks) > samples:
         raise ArborError(f"pass@{max(ks)} needs at least {max(ks)} samples per problem; raise --samples.")
     get_task(task_name)
-    for folder in (model_dir, baseline):
-        if folder is not None:
-            check_model_folder(folder)
-    models = {"model": load_model(model_dir)}
-    if baseline is not None:
-        models["baseline"] = load_model(baseline)
-    for (model, tokenizer), folder in zip(models.values(), (model_dir, baseline)):
+    folders = {"model": Path(model_dir)} | ({"baseline": Path(baseline)} if baseline is not None else {})
+    for folder in folders.values():  # a bad baseline fails before the first model loads
+        check_model_folder(folder)
+    models = {label: load_model(folder) for label, folder in folders.items()}
+    for label, (_, tokenizer) in models.items():
         if tokenizer is None:
-            raise ArborError(f"{folder} has no tokenizer; save one beside the model.")
+            raise ArborError(f"{folders[label]} has no tokenizer; save one beside the model.")
     rows = held_out_rows(Path(model_dir), task_name, n_problems, data, split, difficulty, seed)
     temperature = (0.0 if samples == 1 else 1.0) if temperature is None else temperature
     reports = {
@@ -195,9 +193,11 @@ def run_eval(
         for label, rows_out in predictions.items():
             name = "predictions.jsonl" if label == "model" else f"{label}_predictions.jsonl"
             (staging / name).write_text("".join(json.dumps(p) + "\n" for p in rows_out))
-        labels = {"model": Path(model_dir).name, "baseline": f"{Path(baseline).name} (baseline)" if baseline else ""}
-        if labels["model"] == Path(baseline or "").name:
-            labels["model"] = str(model_dir)
+        labels = {label: folder.name for label, folder in folders.items()}  # curves named by folder
+        if "baseline" in labels:
+            if labels["baseline"] == labels["model"]:
+                labels["model"] = str(model_dir)
+            labels["baseline"] += " (baseline)"
         plot_pass_at_k({labels[label]: reports[label] for label in reports}, staging / "pass_at_k.png")
     return report
 

@@ -488,7 +488,6 @@ class _LlamaDecoder:
         if self.mask is not None:
             self.mask = self.mask[rows]
 
-
     def _rows_of(self, buffer: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """A new cache buffer [rows, heads, max_length, head_dim] holding those rows' filled positions.
 

@@ -65,8 +65,8 @@ def keep_freed_memory() -> bool:
     return _freed_memory_kept
 
 
-def skip_unobserved_norm_statistics(bridge) -> int:
-    """Make the bridge's norms compute ``hook_scale`` and ``hook_normalized`` only when hooked; returns how many.
+def skip_unobserved_norm_statistics(bridge) -> None:
+    """Make the bridge's norms compute ``hook_scale`` and ``hook_normalized`` only when hooked.
 
     TransformerLens' native norm path computes the scale and the normalized input for those two
     hook points on every forward, hooked or not, and then returns the HF norm's own output unless a
@@ -75,15 +75,12 @@ def skip_unobserved_norm_statistics(bridge) -> int:
     at 1.04-1.06x a plain HF forward). With no hook on either point, this runs the HF norm alone,
     which is what the bridge returns then anyway, so the logits keep every bit.
     """
-    patched = 0
     for norm in bridge.modules():
         if not getattr(norm, "use_native_layernorm_autograd", False) or isinstance(
             getattr(norm, "original_component", None), (type(None), torch.nn.Identity)
         ):
             continue
         norm._hf_autograd_forward_with_hooks = _norm_skipping_statistics(norm, norm._hf_autograd_forward_with_hooks)
-        patched += 1
-    return patched
 
 
 def _norm_skipping_statistics(norm, hooked_forward: Callable) -> Callable:

@@ -195,31 +195,31 @@ def grpo_step(model, tokenizer, optimizer, schedule, config: GRPOConfig, sampler
     """One whole GRPO step (sample, score, advantages, log-probs, clipped updates); returns its metrics."""
     started = time.perf_counter()
     task, size = rewarder.task, config.group_size
-    problems, groups, scores, advantages, kept = [], [], [], [], []
+    problems, prompts, groups, scores, rewards, advantages, kept = [], [], [], [], [], [], []
     rounds = config.dynamic_sampling_rounds if config.dynamic_sampling else 1
     for attempt in range(rounds):
-        wanted = config.prompts_per_step - len(kept)
         drawn = sampler.draw(step, config.prompts_per_step, attempt, exclude={task.problem_hash(p) for p in problems})
-        drawn_groups = complete(model, tokenizer, [task.prompt(p) for p in drawn], size, config.temperature, config.max_new_tokens,
+        drawn_prompts = [task.prompt(p) for p in drawn]
+        drawn_groups = complete(model, tokenizer, drawn_prompts, size, config.temperature, config.max_new_tokens,
                                 top_p=config.top_p, seed=config.seed * 1_000_003 + step + 7_919 * attempt,
                                 batch_size=len(drawn) * size)
         drawn_scores = [rewarder.score_all([p] * size, [c.text for c in group]) for p, group in zip(drawn, drawn_groups)]
         for problem, group_scores in zip(drawn, drawn_scores):
             sampler.record(problem, size, sum(s.correct for s in group_scores))
-        rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in drawn_scores])  # [prompts, group_size]
-        drawn_advantages = group_advantages(rewards, config.scale_advantages) if rewarder.baseline else rewards
+        drawn_rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in drawn_scores])  # [prompts, group_size]
+        drawn_advantages = group_advantages(drawn_rewards, config.scale_advantages) if rewarder.baseline else drawn_rewards
         signal = ~(drawn_advantages == 0).all(dim=1)  # groups that carry a learning signal
-        offset = len(groups)
-        kept += [offset + g for g in range(len(drawn)) if signal[g] or not config.dynamic_sampling][:wanted]
+        wanted = config.prompts_per_step - len(kept)
+        kept += [len(groups) + g for g in range(len(drawn)) if signal[g] or not config.dynamic_sampling][:wanted]
         problems += drawn
+        prompts += drawn_prompts
         groups += drawn_groups
         scores += drawn_scores
+        rewards.append(drawn_rewards)
         advantages.append(drawn_advantages)
         if len(kept) >= config.prompts_per_step:
             break
-    prompts = [task.prompt(p) for p in problems]
-    advantages = torch.cat(advantages)  # [prompts drawn, group_size]
-    rewards = torch.tensor([[s.reward for s in group_scores] for group_scores in scores])
+    rewards, advantages = torch.cat(rewards), torch.cat(advantages)  # [prompts drawn, group_size]
     zero = (advantages == 0).all(dim=1)
     completions = [c for g in kept for c in groups[g]]
     record: dict[str, Any] = {
