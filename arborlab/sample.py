@@ -308,6 +308,11 @@ def _accepts(model, argument: str) -> bool:
     return argument in inspect.signature(model.forward).parameters
 
 
+def _cache_argument(model) -> str:
+    """The forward's name for the KV cache: ``cache`` since transformers 5.2x, ``past_key_values`` before."""
+    return "cache" if _accepts(model, "cache") else "past_key_values"
+
+
 def _prefill(model, input_ids, attention_mask):
     """Run the prompts through the model's forward as ``generate`` does (same inputs, same cache).
 
@@ -321,7 +326,8 @@ def _prefill(model, input_ids, attention_mask):
     if _accepts(model, "position_ids"):
         extra["position_ids"] = positions
     cache = DynamicCache(config=model.config)
-    output = model(input_ids=input_ids, attention_mask=mask, past_key_values=cache, use_cache=True, **extra)
+    extra[_cache_argument(model)] = cache
+    output = model(input_ids=input_ids, attention_mask=mask, use_cache=True, **extra)
     return output.logits[:, -1].float(), cache, mask, positions[:, -1:]
 
 
@@ -340,6 +346,7 @@ class _HFDecoder:
     def __init__(self, model):
         self.model = model
         self.pass_positions = _accepts(model, "position_ids")
+        self.cache_argument = _cache_argument(model)
 
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """input_ids, attention_mask: [batch, prompt_len] → next-token logits [batch, vocab]."""
@@ -352,9 +359,8 @@ class _HFDecoder:
         if self.mask is not None:
             self.mask = torch.cat([self.mask, self.mask.new_ones(len(tokens), 1)], dim=1)
         extra = {"position_ids": self.positions} if self.pass_positions else {}
-        output = self.model(
-            input_ids=tokens[:, None], attention_mask=self.mask, past_key_values=self.cache, use_cache=True, **extra
-        )
+        extra[self.cache_argument] = self.cache
+        output = self.model(input_ids=tokens[:, None], attention_mask=self.mask, use_cache=True, **extra)
         return output.logits[:, -1].float()
 
     def keep(self, rows: torch.Tensor) -> None:
