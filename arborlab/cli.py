@@ -343,16 +343,18 @@ app.add_typer(study_app, name="study")
 @study_app.command("styles")
 def study_styles(
     out: Path = typer.Option(Path("runs/study-styles"), help="study folder (rerun to resume)"),
-    token_budget: int = typer.Option(3_000_000, help="training tokens per trace style"),
-    preset: str = typer.Option("3m", help="model size preset"),
+    token_budget: Optional[int] = typer.Option(None, help="training tokens per trace style [default: the demo's, 8M]"),
+    preset: Optional[str] = typer.Option(None, help="model size preset [default: the demo's]"),
     eval_problems: int = typer.Option(300, help="problems graded, held out and harder each"),
 ) -> None:
     """Search vs optimal-path (cot) vs direct traces at an equal token budget, on held-out and harder problems."""
     from arborlab.studies.trace_styles import StylesStudy, run_styles_study
 
-    if token_budget < 1 or eval_problems < 1:
+    if (token_budget is not None and token_budget < 1) or eval_problems < 1:
         raise ArborError("--token-budget and --eval-problems must be at least 1.")
-    results = run_styles_study(StylesStudy(token_budget=token_budget, preset=preset, eval_problems=eval_problems), out)
+    given = {"token_budget": token_budget, "preset": preset}
+    study = StylesStudy(eval_problems=eval_problems, **{k: v for k, v in given.items() if v is not None})
+    results = run_styles_study(study, out)
     for r in results:
         console.print(f"{r['style']:>7}: held out {r['heldout_accuracy']:.1%}, harder {r['harder_accuracy']:.1%} "
                       f"({r['train_tokens'] / 1e6:.2f}M tokens, {r['train_seconds']:.0f} s)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from arborlab.data import generate_rows
+from arborlab.demo import DEMO
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.studies.common import accuracy_on, trained_model
 from arborlab.train.sft import SFTConfig
@@ -25,29 +26,32 @@ from arborlab.train.sft import SFTConfig
 
 @dataclass
 class StylesStudy:
-    """Settings of the study; the defaults are the demo's model and task."""
+    """Settings of the study; the defaults are the demo's task, model and optimizer (`arborlab.demo.DEMO`)."""
 
-    task: str = "countdown"
-    difficulty: dict[str, Any] = field(default_factory=lambda: {"n_numbers": 3})
+    task: str = DEMO["task"]
+    difficulty: dict[str, Any] = field(default_factory=lambda: dict(DEMO["difficulty"]))
     harder: dict[str, Any] = field(default_factory=lambda: {"n_numbers": 4})  # graded, never trained on
     styles: tuple[str, ...] = ("search", "cot", "direct")
-    order: str = "dfs"
-    token_budget: int = 3_000_000  # training tokens per style (prompt + completion, padding excluded)
-    n_problems: int = 40_000
-    preset: str = "3m"
+    order: str = DEMO["order"]
+    # training tokens per style (prompt + completion, padding excluded): about what the demo's
+    # 13 minutes train on search traces (8.2M tokens in its fresh-clone run)
+    token_budget: int = 8_000_000
+    n_problems: int = DEMO["n_problems"]
+    preset: str = DEMO["preset"]
     model: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 12
-    learning_rate: float = 2e-3
-    warmup_steps: int = 60
+    number_init: str = DEMO["number_init"]
+    batch_size: int = DEMO["batch_size"]
+    learning_rate: float = DEMO["learning_rate"]
+    warmup_steps: int = DEMO["warmup_steps"]
     eval_problems: int = 300
     max_new_tokens: int = 1024
-    max_length: int = 640
+    max_length: int = DEMO["max_length"]
     seed: int = 0
 
     def sft_config(self, style: str) -> SFTConfig:
         return SFTConfig(
             task=self.task, style=style, order=self.order, difficulty=dict(self.difficulty), n_problems=self.n_problems,
-            preset=self.preset, model=dict(self.model), seed=self.seed, batch_size=self.batch_size,
+            preset=self.preset, model=dict(self.model), number_init=self.number_init, seed=self.seed, batch_size=self.batch_size,
             learning_rate=self.learning_rate, warmup_steps=self.warmup_steps, token_budget=self.token_budget,
             eval_every=10**9, final_eval_problems=self.eval_problems, checkpoint_every=200,
             max_new_tokens=self.max_new_tokens, max_length=self.max_length,
