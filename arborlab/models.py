@@ -7,6 +7,7 @@ and every tool works on any local Llama, Qwen2, GPT-2 … folder, toy or not.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from transformers.utils import logging as hf_logging
 
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory
@@ -99,11 +101,27 @@ def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> P
     `overwrite`, and then replaced only once the new folder is complete.
     """
     path = Path(path)
-    with atomic_directory(path, overwrite=overwrite) as staging:
+    with atomic_directory(path, overwrite=overwrite) as staging, _without_hf_progress_bars():
         model.save_pretrained(staging)
         if tokenizer is not None:
             tokenizer.save_pretrained(staging)
     return path
+
+
+@contextlib.contextmanager
+def _without_hf_progress_bars():
+    """Silence transformers' per-file bars ("Loading weights", "Writing model shards") for a block.
+
+    A tiny model loads and saves in milliseconds, so the bars only interleave with our own progress
+    bar and fill logs; the setting is restored afterwards.
+    """
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _read_config(folder: Path):
@@ -117,9 +135,10 @@ def _read_config(folder: Path):
 def _read_weights(folder: Path, config):
     try:
         # Shape mismatches are reported in `info` rather than raised, so both cases get one sentence.
-        model, info = AutoModelForCausalLM.from_pretrained(
-            folder, config=config, output_loading_info=True, ignore_mismatched_sizes=True
-        )
+        with _without_hf_progress_bars():
+            model, info = AutoModelForCausalLM.from_pretrained(
+                folder, config=config, output_loading_info=True, ignore_mismatched_sizes=True
+            )
     except SafetensorError as error:
         raise ArborError(f"the weights in {folder} are truncated or corrupt ({error}).") from None
     for problem, keys in (("missing", info["missing_keys"]), ("of the wrong shape", info["mismatched_keys"])):
