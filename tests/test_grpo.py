@@ -210,7 +210,7 @@ def test_sampler_logprobs_equal_the_training_forward(sft_model):
 
 
 def test_a_grpo_run_folder_holds_everything(sft_model, tmp_path):
-    config = grpo_config(sft_model, passk_problems=4, passk_samples=4, controls=["random"])
+    config = grpo_config(sft_model, passk_problems=4, passk_samples=4, controls=["random"], eval_samples=3)
     summary = train_grpo(config, tmp_path / "run", show_progress=False)
     run = RunFolder(tmp_path / "run")
     metrics = run.read_metrics()
@@ -225,7 +225,12 @@ def test_a_grpo_run_folder_holds_everything(sft_model, tmp_path):
     model, tokenizer = load_model(sft_model)
     rows = heldout_rows(get_task("compare"), 12, 0, get_task("compare").difficulty({}))
     assert summary["heldout_accuracy_before"] == evaluate_rows(model, tokenizer, "compare", rows, max_new_tokens=12)["accuracy"]
+    # ... and its sampled pass@1 the mean verdict of 3 samples each at the training temperature.
+    sampled = evaluate_rows(model, tokenizer, "compare", rows, 3, config.temperature, (1,), 12, config.seed)
+    verdicts = [get_task("compare").verify(p["problem"], p["answer"]) for p in sampled["predictions"]]
+    assert summary["heldout_pass1_before"] == pytest.approx(sum(v.correct for v in verdicts) / len(verdicts))
     assert [m["step"] for m in metrics if "heldout_accuracy" in m] == [0, 3, 6]
+    assert [m["step"] for m in metrics if "heldout_pass@1" in m] == [0, 3, 6] and summary["heldout_samples"] == 3
     assert set(summary["pass_at_k"]) == {"before", "after"} and set(summary["pass_at_k"]["after"]) >= {"pass@1", "pass@4"}
     assert run.checkpoint_steps() == [2, 4] and (run.final / "model.safetensors").is_file()
     assert GRPOConfig.from_dict(run.read_config()).controls == ["random"]

@@ -81,6 +81,9 @@ class GRPOConfig:
     random_reward_p: float = 0.5
     eval_every: int = 25
     eval_problems: int = 200  # held-out problems graded greedily
+    # samples per held-out problem at the training temperature, for the sampled pass@1 beside the
+    # greedy accuracy at each evaluation (0: greedy only); RL moves the two differently
+    eval_samples: int = 0
     passk_problems: int = 0  # held-out problems for pass@k before and after RL (0: none)
     passk_samples: int = 64  # samples per problem for pass@k (k = 1, 2, 4, ... up to this)
     checkpoint_every: int = 25
@@ -110,6 +113,8 @@ class GRPOConfig:
             raise ArborError("passk_problems may not exceed eval_problems (they are the first of them), and passk_samples must be at least 1.")
         if not 0 < self.top_entropy_quantile <= 1:
             raise ArborError(f"top_entropy_quantile must be in (0, 1], got {self.top_entropy_quantile}.")
+        if self.eval_samples < 0:
+            raise ArborError(f"eval_samples must be 0 (greedy only) or more, got {self.eval_samples}.")
         if self.dynamic_sampling_rounds < 1:
             raise ArborError(f"dynamic_sampling_rounds must be at least 1, got {self.dynamic_sampling_rounds}.")
 
@@ -161,14 +166,14 @@ def _train(config: GRPOConfig, run: RunFolder, show_progress: bool) -> dict:
         run.keep_metrics_until(steps_done)
     heldout = heldout_rows(task, config.eval_problems, config.seed, task.difficulty(difficulty_at(config.max_steps, config.difficulty, config.difficulty_schedule)))
     if not steps_done:
-        run.append_metrics({"step": 0, "heldout_accuracy": heldout_accuracy(model, tokenizer, config.task, heldout, config.max_new_tokens)})
+        run.append_metrics({"step": 0, **_heldout_metrics(model, tokenizer, config, heldout)})
 
     with progress_bar("grpo", total=config.max_steps, enabled=show_progress, unit="steps") as advance:
         advance(steps_done)
         for step in range(steps_done + 1, config.max_steps + 1):
             record = grpo_step(model, tokenizer, optimizer, schedule, config, sampler, rewarder, reference, step)
             if step % config.eval_every == 0 or step == config.max_steps:
-                record["heldout_accuracy"] = heldout_accuracy(model, tokenizer, config.task, heldout, config.max_new_tokens)
+                record.update(_heldout_metrics(model, tokenizer, config, heldout))
             run.append_metrics(record)
             advance(1, f"reward {record['reward_mean']:.2f} acc {record['accuracy']:.2f} len {record['response_length']:.0f} "
                        f"{record['tokens_per_second']:,.0f} tok/s")
@@ -182,6 +187,9 @@ def _train(config: GRPOConfig, run: RunFolder, show_progress: bool) -> dict:
     accuracies = [m["heldout_accuracy"] for m in metrics if "heldout_accuracy" in m]
     summary = {"heldout_accuracy_before": accuracies[0], "heldout_accuracy_after": accuracies[-1], "heldout_n": len(heldout),
                "model_dir": str(run.final)}
+    sampled = [m[SAMPLED_PASS1] for m in metrics if SAMPLED_PASS1 in m]
+    if sampled:
+        summary.update(heldout_pass1_before=sampled[0], heldout_pass1_after=sampled[-1], heldout_samples=config.eval_samples)
     if config.passk_problems:
         rows = heldout[: config.passk_problems]
         before = _pass_at_k(reference or load_model(config.init)[0], tokenizer, config, rows)
@@ -321,6 +329,24 @@ def heldout_accuracy(model, tokenizer, task_name: str, rows: list[dict], max_new
     return evaluate_rows(model, tokenizer, task_name, rows, max_new_tokens=max_new_tokens)["accuracy"]
 
 
+#: the metrics.jsonl name of the sampled held-out pass@1
+SAMPLED_PASS1 = "heldout_pass@1"
+
+
+def _heldout_metrics(model, tokenizer, config: GRPOConfig, rows: list[dict]) -> dict[str, float]:
+    """Greedy accuracy on the held-out rows and, with `eval_samples`, pass@1 at the training temperature.
+
+    The sampled pass@1 draws with the same seed at every evaluation, so successive values differ by
+    the model, not by the draw.
+    """
+    metrics = {"heldout_accuracy": heldout_accuracy(model, tokenizer, config.task, rows, config.max_new_tokens)}
+    if config.eval_samples:
+        report = evaluate_rows(model, tokenizer, config.task, rows, config.eval_samples, config.temperature, (1,),
+                               config.max_new_tokens, config.seed)
+        metrics[SAMPLED_PASS1] = report["pass@1"]
+    return metrics
+
+
 def _pass_at_k(model, tokenizer, config: GRPOConfig, rows: list[dict]) -> dict[str, float]:
     """pass@k for k = 1, 2, 4, ... up to `passk_samples`, sampling at the training temperature."""
     ks = [2**i for i in range(config.passk_samples.bit_length()) if 2**i <= config.passk_samples]
@@ -339,6 +365,7 @@ def _frozen(model):
 #: the per-step metrics the report plots, with their axis labels
 PLOTTED = {
     "reward_mean": "reward (mean)", "accuracy": "train accuracy", "heldout_accuracy": "held-out accuracy (greedy)",
+    SAMPLED_PASS1: "held-out pass@1 (sampled)",
     "response_length": "response length (tokens)", "entropy": "policy entropy (nats)", "kl": "KL to initial model (k3)",
     "clip_fraction": "clipped-ratio share", "zero_advantage_share": "zero-advantage groups", "tokens_per_second": "completion tokens/s",
 }
@@ -371,8 +398,11 @@ def write_grpo_report(run: RunFolder, config: GRPOConfig) -> Path:
 
     summaries = {label: json.loads((folder.path / SUMMARY_FILE).read_text()) for label, folder in runs.items()
                  if (folder.path / SUMMARY_FILE).is_file()}
-    sections.insert(0, ("held-out accuracy (greedy, test split)", table([
-        {"reward": label, "before": s["heldout_accuracy_before"], "after": s["heldout_accuracy_after"], "problems": s["heldout_n"]}
+    sections.insert(0, ("held-out accuracy (test split): greedy, and pass@1 sampled at the training temperature", table([
+        {"reward": label, "greedy before": s["heldout_accuracy_before"], "greedy after": s["heldout_accuracy_after"],
+         **({"pass@1 before": s["heldout_pass1_before"], "pass@1 after": s["heldout_pass1_after"],
+             "samples": s["heldout_samples"]} if "heldout_pass1_before" in s else {}),
+         "problems": s["heldout_n"]}
         for label, s in summaries.items()])))
     curves = {}
     for label, s in summaries.items():
