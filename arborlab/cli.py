@@ -198,7 +198,11 @@ def _rl_settings(config: Optional[Path], chosen: dict, difficulty: list[str]) ->
 
 def _print_rl_result(summary: dict, out: Path) -> None:
     before, after, n = summary["heldout_accuracy_before"], summary["heldout_accuracy_after"], summary["heldout_n"]
-    console.print(f"held-out accuracy {before:.1%} -> {after:.1%} on {n} problems; run folder {out}")
+    sampled = ""
+    if "heldout_pass1_before" in summary:
+        sampled = (f", pass@1 sampled {summary['heldout_pass1_before']:.1%} -> {summary['heldout_pass1_after']:.1%} "
+                   f"({summary['heldout_samples']} samples each)")
+    console.print(f"held-out accuracy {before:.1%} -> {after:.1%} greedy{sampled} on {n} problems; run folder {out}")
 
 
 @train_app.command("grpo")
