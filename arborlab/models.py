@@ -101,7 +101,7 @@ def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> P
     `overwrite`, and then replaced only once the new folder is complete.
     """
     path = Path(path)
-    with atomic_directory(path, overwrite=overwrite) as staging, _without_hf_progress_bars():
+    with atomic_directory(path, overwrite=overwrite) as staging, quiet_transformers():
         model.save_pretrained(staging)
         if tokenizer is not None:
             tokenizer.save_pretrained(staging)
@@ -109,18 +109,23 @@ def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> P
 
 
 @contextlib.contextmanager
-def _without_hf_progress_bars():
-    """Silence transformers' per-file bars ("Loading weights", "Writing model shards") for a block.
+def quiet_transformers(load_reports: bool = False):
+    """Silence transformers' per-file bars ("Loading weights", "Writing model shards") for a block,
+    and with `load_reports` its warnings too; the settings are restored afterwards.
 
     A tiny model loads and saves in milliseconds, so the bars only interleave with our own progress
-    bar and fill logs; the setting is restored afterwards.
+    bar and fill logs. `load_reports` is for loading a model with a new head on purpose (a PRM's
+    scoring head), where the "MISSING" report is expected, not news.
     """
-    was_enabled = hf_logging.is_progress_bar_enabled()
+    bars_were_enabled, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    if load_reports:
+        hf_logging.set_verbosity_error()
     try:
         yield
     finally:
-        if was_enabled:
+        hf_logging.set_verbosity(verbosity)
+        if bars_were_enabled:
             hf_logging.enable_progress_bar()
 
 
@@ -135,7 +140,7 @@ def _read_config(folder: Path):
 def _read_weights(folder: Path, config):
     try:
         # Shape mismatches are reported in `info` rather than raised, so both cases get one sentence.
-        with _without_hf_progress_bars():
+        with quiet_transformers():
             model, info = AutoModelForCausalLM.from_pretrained(
                 folder, config=config, output_loading_info=True, ignore_mismatched_sizes=True
             )

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForTokenClassification, get_cosine_schedule_with_warmup
 
 from arborlab.errors import ArborError
-from arborlab.models import load_model, save_model
+from arborlab.models import load_model, quiet_transformers, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
 from arborlab.tasks import Problem, Task, get_task
@@ -119,7 +119,8 @@ def load_scorer(folder: Path | str):
     if not (folder / "config.json").is_file():
         raise ArborError(f"{folder} is not a PRM/ORM folder: it has no config.json (train one with 'arbor train prm').")
     try:
-        model = AutoModelForTokenClassification.from_pretrained(folder).eval()
+        with quiet_transformers():
+            model = AutoModelForTokenClassification.from_pretrained(folder).eval()
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError, KeyError) as error:
         raise ArborError(f"the PRM/ORM in {folder} cannot be loaded: {str(error).splitlines()[0].rstrip('.')}.") from None
@@ -297,7 +298,8 @@ def train_prm(config: PRMConfig, out: Path | str, overwrite: bool = False, show_
     labels = label_traces(task, owners, texts, config.kind, steps)
 
     torch.manual_seed(config.seed)
-    model = AutoModelForTokenClassification.from_pretrained(config.policy, num_labels=1)
+    with quiet_transformers(load_reports=True):  # the scoring head is new, on purpose
+        model = AutoModelForTokenClassification.from_pretrained(config.policy, num_labels=1)
     examples = []
     for problem, text, targets in zip(owners, texts, labels):
         item = encode_trace(tokenizer, task.prompt(problem), text)
