@@ -49,7 +49,7 @@ class SoSStudy:
     warmup_steps: int = 100
     eval_problems: int = 300  # each of seen and unseen
     max_length: int = 1024
-    max_new_tokens: int = 2048
+    max_new_tokens: int = 1984  # the presets' 2048 positions, less room for the prompt
     calibration_steps: int = 40
     seed: int = 0
 

@@ -39,3 +39,21 @@ def test_sos_study_never_trains_on_unseen_targets(tmp_path):
     assert r["order"] == "dfs" and r["n_each"] == 5 and r["train_tokens"] > 0
     assert 0 <= r["seen_accuracy"] <= 1 and 0 <= r["unseen_accuracy"] <= 1
     assert (tmp_path / "report.html").is_file() and (tmp_path / "sos.png").is_file()
+
+
+def test_the_studies_default_generation_fits_their_models_context():
+    """Prompt plus max_new_tokens fits the preset's positions, or grading fails after all the training."""
+    import random
+
+    from arborlab.models import make_config
+    from arborlab.tasks import get_task
+    from arborlab.tokenizer import build_tokenizer
+
+    task = get_task("countdown")
+    for study in (SoSStudy(), StylesStudy()):
+        difficulty = task.difficulty(study.difficulty)
+        prompts = [task.prompt(task.generate(random.Random(i), difficulty)) for i in range(50)]
+        tokenizer = build_tokenizer(prompts)
+        longest = max(len(tokenizer(p)["input_ids"]) for p in prompts)
+        context = make_config(study.preset, len(tokenizer), **study.model).max_position_embeddings
+        assert longest + study.max_new_tokens <= context, type(study).__name__
