@@ -347,8 +347,8 @@ app.add_typer(study_app, name="study")
 @study_app.command("styles")
 def study_styles(
     out: Path = typer.Option(Path("runs/study-styles"), help="study folder (rerun to resume)"),
-    token_budget: Optional[int] = typer.Option(None, help="training tokens per trace style [default: the demo's, 8M]"),
-    preset: Optional[str] = typer.Option(None, help="model size preset [default: the demo's]"),
+    token_budget: Optional[int] = typer.Option(None, help="training tokens per trace style", show_default="about the demo's"),
+    preset: Optional[str] = typer.Option(None, help="model size preset", show_default="the demo's"),
     eval_problems: int = typer.Option(300, help="problems graded, held out and harder each"),
 ) -> None:
     """Search vs optimal-path (cot) vs direct traces at an equal token budget, on held-out and harder problems."""

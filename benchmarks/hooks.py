@@ -33,25 +33,17 @@ from arborlab.tasks import get_task  # noqa: E402
 from arborlab.tokenizer import build_tokenizer  # noqa: E402
 
 
-def best_time(fn, repeats: int) -> list[float]:
-    """Seconds of each of `repeats` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def alternating_best(runs: dict, repeats: int) -> dict[str, float]:
     """The fastest of `repeats` calls of each function, calling them in turn (after one warm-up each)."""
     for fn in runs.values():
         fn()
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    best = {name: float("inf") for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
-            times[name] += best_time(fn, 1)
-    return {name: min(values) for name, values in times.items()}
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
