@@ -101,11 +101,20 @@ def save_model(model, tokenizer, path: str | Path, overwrite: bool = False) -> P
     `overwrite`, and then replaced only once the new folder is complete.
     """
     path = Path(path)
-    with atomic_directory(path, overwrite=overwrite) as staging, quiet_transformers():
-        model.save_pretrained(staging)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(staging)
+    with atomic_directory(path, overwrite=overwrite) as staging:
+        write_model_files(model, tokenizer, staging)
     return path
+
+
+def write_model_files(model, tokenizer, folder: Path) -> None:
+    """`save_pretrained` of the model and (unless None) the tokenizer into an existing folder, quietly.
+
+    The one place model folders are written: `save_model` and the trainers' checkpoints use it.
+    """
+    with quiet_transformers():
+        model.save_pretrained(folder)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder)
 
 
 @contextlib.contextmanager

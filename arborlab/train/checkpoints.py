@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from arborlab.io import atomic_directory
-from arborlab.models import load_model
+from arborlab.models import load_model, write_model_files
 from arborlab.runs import RunFolder
 
 STATE_FILE = "trainer_state.pt"
@@ -21,8 +21,7 @@ STATE_FILE = "trainer_state.pt"
 def save_checkpoint(run: RunFolder, model, tokenizer, state: dict[str, Any], step: int, keep: int) -> None:
     """Write checkpoints/step-`step` whole (with torch's RNG state added to `state`), then keep the newest `keep`."""
     with atomic_directory(run.checkpoint(step), overwrite=True) as staging:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        write_model_files(model, tokenizer, staging)
         torch.save({**state, "torch_rng": torch.get_rng_state(), "step": step}, staging / STATE_FILE)
     run.prune_checkpoints(keep)
 
