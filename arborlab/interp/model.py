@@ -4,8 +4,9 @@ The bridge gives every model TransformerLens' hook names and shapes, ``run_with_
 ``run_with_hooks``, on the model's own (unfolded) weights, so activations match Hugging Face's. This
 layer adds what the studies here need: loading a model folder with its tokenizer through
 `arborlab.models.load_model` (one-sentence errors), the residual stream decomposed into
-embeddings + each head + each MLP + biases, and `keep_freed_memory`, so that `run_with_cache` does
-not pay for fresh memory.
+embeddings + each head + each MLP + biases, `keep_freed_memory`, so that `run_with_cache` does
+not pay for fresh memory, and a plain forward when no hook is registered (`plain_twin`), so hooks
+cost nothing when unused.
 
 Shapes (TransformerLens' names): ``blocks.{l}.hook_resid_pre`` ``[batch, pos, d_model]``,
 ``blocks.{l}.attn.hook_z`` ``[batch, pos, head, d_head]``, ``blocks.{l}.attn.hook_pattern``
@@ -14,6 +15,7 @@ Shapes (TransformerLens' names): ``blocks.{l}.hook_resid_pre`` ``[batch, pos, d_
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import ctypes.util
 import re
@@ -94,6 +96,43 @@ def _norm_skipping_statistics(norm, hooked_forward: Callable) -> Callable:
     return forward
 
 
+# TransformerLens components whose unhooked outputs equal HF's own modules bit for bit (tested on
+# Llama and Qwen2 folders). Others compute in their own way: GPT-2's NormalizationBridge, for one,
+# computes LayerNorm itself, 4e-7 away from torch's layer_norm.
+BIT_EXACT_COMPONENTS = frozenset({
+    "BlockBridge", "EmbeddingBridge", "GatedMLPBridge", "LinearBridge", "PositionEmbeddingsAttentionBridge",
+    "RMSNormalizationBridge", "RotaryEmbeddingBridge", "UnembeddingBridge",
+})
+
+
+def reproduces_hf_bits(bridge) -> bool:
+    """Whether every component of `bridge` is one whose unhooked output is HF's, bit for bit."""
+    from transformer_lens.model_bridge.generalized_components.base import GeneralizedComponent
+
+    components = [module for module in bridge.modules() if isinstance(module, GeneralizedComponent)]
+    return all(
+        type(module).__name__ in BIT_EXACT_COMPONENTS
+        and (type(module).__name__ != "RMSNormalizationBridge" or module.use_native_layernorm_autograd)
+        for module in components
+    )
+
+
+def plain_twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A second module tree over the same parameter and buffer tensors as `model`.
+
+    Taken before `TransformerBridge` swaps its components into the HF model, it keeps HF's own
+    modules, so it runs a plain HF forward on the very weights the bridge hooks (no extra memory,
+    and in-place weight edits show in both). Every module is copied shallowly with its own child,
+    parameter, buffer and hook tables, so swapping a child in one tree leaves the other alone.
+    """
+    twin = copy.copy(model)
+    twin._modules = {name: None if child is None else plain_twin(child) for name, child in model._modules.items()}
+    for table in ("_parameters", "_buffers", "_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
+        if hasattr(model, table):
+            setattr(twin, table, type(getattr(model, table))(getattr(model, table)))
+    return twin
+
+
 class HookedModel:
     """A local HF causal LM with TransformerLens hooks.
 
@@ -101,10 +140,19 @@ class HookedModel:
     model folder's tokenizer, `cfg` the bridge's config (``n_layers``, ``n_heads``, ``d_model`` …).
     """
 
-    def __init__(self, bridge, tokenizer, path: Path):
+    def __init__(self, bridge, tokenizer, path: Path, plain: torch.nn.Module | None = None):
         self.bridge = bridge
         self.tokenizer = tokenizer
         self.path = path
+        # `plain` (from `plain_twin`) runs `hm(ids)` when no hook is registered anywhere on the
+        # bridge: the bridge's ~370 Python module calls a forward (against HF's ~100) cost 2-4% of
+        # a 3M model's forward at batch 16 x 128 and ~40% at one 16-token prompt. Its logits are
+        # HF eager attention's, which the bridge reproduces bit for bit where its components are
+        # `BIT_EXACT_COMPONENTS` (tested), so hooking a no-op still changes no bit. Elsewhere None.
+        self.plain = plain
+        from transformer_lens.hook_points import HookPoint  # TransformerLens takes seconds to import
+
+        self._hook_points = [module for module in bridge.modules() if isinstance(module, HookPoint)]
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", head_results: bool = False) -> "HookedModel":
@@ -123,15 +171,26 @@ class HookedModel:
         if tokenizer is None:
             raise ArborError(f"{path} has no tokenizer files, and a HookedModel needs the model's tokenizer.")
         keep_freed_memory()
+        plain = plain_twin(model)
         try:
             bridge = TransformerBridge.boot_transformers(str(path), hf_model=model, tokenizer=tokenizer, device=device)
         except (NotImplementedError, ValueError) as error:
             reason = str(error).splitlines()[0].rstrip(".")
             raise ArborError(f"TransformerLens cannot wrap the model in {path}: {reason}.") from None
         if head_results:
+            # heads summed one by one reorder float additions: HF's forward is no longer the same bits
             bridge.set_use_attn_result(True)
+        if head_results or not reproduces_hf_bits(bridge):
+            plain = None
         skip_unobserved_norm_statistics(bridge)
-        return cls(bridge.eval(), tokenizer, path)
+        return cls(bridge.eval(), tokenizer, path, plain=None if plain is None else plain.to(device).eval())
+
+    def to(self, *args: Any, **kwargs: Any) -> "HookedModel":
+        """Move or cast the model (``torch.nn.Module.to``'s arguments): the bridge and the plain twin together."""
+        self.bridge.to(*args, **kwargs)
+        if self.plain is not None:
+            self.plain.to(*args, **kwargs)
+        return self
 
     @property
     def cfg(self):
@@ -139,7 +198,22 @@ class HookedModel:
 
     def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits ``[batch, pos, d_vocab]`` of ``input_ids`` ``[batch, pos]``, through the hooks registered now."""
+        if self.plain is not None and not self.bridge.training and not self.hooks_registered():
+            # no KV cache: filling one copies keys and values into a new layout, and the bridge's
+            # attention products run on the projections' own layout, which is what makes the bits equal
+            return self.plain(input_ids, use_cache=False).logits
         return self.bridge(input_ids)
+
+    def hooks_registered(self) -> bool:
+        """Whether any forward or backward hook sits on one of the bridge's hook points.
+
+        Only hook points count: transformers installs permanent, inert output-capturing hooks on the
+        wrapped HF modules the first time hidden states or attentions are asked for.
+        """
+        return any(
+            point._forward_hooks or point._forward_pre_hooks or point._backward_hooks or point._backward_pre_hooks
+            for point in self._hook_points
+        )
 
     def run_with_cache(self, input_ids: torch.Tensor, **kwargs: Any):
         """``(logits [batch, pos, d_vocab], ActivationCache)``; kwargs go to the bridge (``names_filter`` …)."""

@@ -167,3 +167,24 @@ def test_unobserved_norms_skip_their_statistics_and_keep_every_bit(random_llama)
     assert (plain_rsqrt, plain_sqrt) == (n_norms, 0)
     assert (observed_rsqrt, observed_sqrt) == (2 * n_norms, n_norms)  # the statistics, computed for the hooks
     assert torch.equal(plain, observed)
+
+
+@pytest.mark.filterwarnings("ignore:run_with_hooks. skipped")
+def test_with_no_hook_registered_the_forward_is_hfs_own_on_the_same_weights(random_folder):
+    hm = HookedModel.from_pretrained(random_folder)
+    if hm.bridge.cfg.architecture == "GPT2LMHeadModel":
+        # TransformerLens computes GPT-2's LayerNorm itself, so its unhooked forward is not HF's bits
+        assert hm.plain is None and torch.equal(hm(IDS), hm.bridge(IDS))
+        return
+    with torch.no_grad():
+        hf = reference(random_folder)(IDS).logits
+    assert not hm.hooks_registered() and torch.equal(hm(IDS), hf)  # HF eager's bits, through HF's own modules
+    with hm.hooks(fwd_hooks=[("blocks.1.hook_resid_pre", lambda tensor, hook: tensor * 0.5)]):
+        assert hm.hooks_registered() and not torch.equal(hm(IDS), hf)
+    assert not hm.hooks_registered() and torch.equal(hm(IDS), hf)
+    # one set of weights: an in-place edit through the bridge shows in the plain forward
+    with torch.no_grad():
+        next(hm.bridge.parameters()).mul_(1.5)
+    edited = hm(IDS)
+    assert not torch.equal(edited, hf)
+    assert torch.equal(edited, hm.run_with_hooks(IDS, fwd_hooks=[(lambda name: True, lambda tensor, hook: tensor)]))
