@@ -73,6 +73,7 @@ def sample(
     stop_sequences: Sequence[Sequence[int]] = (),
     seed: int | None = None,
     backend: str = "arbor",
+    prefix_cache: PrefixCache | None = None,
 ) -> list[Completion]:
     """Continue each prompt (a list of token ids) by up to `max_new_tokens` tokens.
 
@@ -80,7 +81,9 @@ def sample(
     whose probabilities sum to at least `top_p`. stop_ids: token ids that end a completion; None
     means the model's eos ids, ``()`` none. stop_sequences: token-id sequences that end a
     completion, e.g. the ids of ``"</answer>"``. seed: makes sampling reproducible (the arbor back
-    end draws from its own generator; the hf back end seeds torch's global one).
+    end draws from its own generator; the hf back end seeds torch's global one). prefix_cache: a
+    `PrefixCache` that keeps this call's keys and values for a later call continuing its
+    completions (arbor back end, fast decoder only; ignored otherwise).
     """
     _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend)
     if not prompts:
@@ -95,7 +98,7 @@ def sample(
         else:
             generator = None if seed is None else torch.Generator(model.device).manual_seed(seed)
             tokens, logprobs, ends, stopped = _generate_arbor(
-                model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator
+                model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator, prompts, prefix_cache
             )
     return [
         Completion(tokens[i, :end].tolist(), logprobs[i, :end].tolist(), "stop" if hit else "length")
@@ -172,6 +175,55 @@ def _left_pad(prompts, pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]
     return input_ids.to(device), attention_mask.to(device)
 
 
+class _CacheEntry(NamedTuple):
+    """Where one finished row's keys and values lie: positions start..end-1 of batch row `row` in
+    per-layer buffers [batch, kv_heads, max_length, head_dim] (a decoder's, never written there again)."""
+
+    keys: list
+    values: list
+    row: int
+    start: int
+    end: int
+
+
+class PrefixCache:
+    """Keys and values of the rows of recent `sample` calls, for calls that continue them.
+
+    After a call given this cache, each completion's ids (prompt + new tokens) map to the keys and
+    values of all of them but the last token (chosen, never read). A later call whose every prompt
+    is such an entry reads only each prompt's last token instead of prefilling the whole prompt:
+    step-wise search continues last round's lines this way, re-reading nothing. Entries are views
+    of the decoders' buffers. The `calls` most recent calls are kept, fewer when their buffers
+    exceed `max_bytes` (the newest is always kept). The keys and values of read tokens come from
+    decoding steps rather than a prefill, so the logits can differ from a fresh prefill's in the
+    last bits (and match an uninterrupted run's).
+    """
+
+    def __init__(self, calls: int = 4, max_bytes: int = 1 << 30):
+        self.calls, self.max_bytes = calls, max_bytes
+        self._recent: list[tuple[dict, int]] = []  # ({ids: _CacheEntry}, bytes held), newest last
+        self.resumed_calls = 0  # calls that skipped their prefill
+
+    def get(self, ids: Sequence[int]) -> _CacheEntry | None:
+        key = tuple(ids)
+        for entries, _ in reversed(self._recent):
+            if key in entries:
+                return entries[key]
+        return None
+
+    def add(self, entries: dict) -> None:
+        if self.calls <= 0:
+            return
+        buffers = {id(tensor): tensor for entry in entries.values() for tensor in (*entry.keys, *entry.values)}
+        held = sum(tensor.numel() * tensor.element_size() for tensor in buffers.values())
+        self._recent = [*self._recent, (entries, held)][-self.calls:]
+        while len(self._recent) > 1 and sum(size for _, size in self._recent) > self.max_bytes:
+            self._recent.pop(0)
+
+    def clear(self) -> None:
+        self._recent = []
+
+
 class _StopRule:
     """Decides which rows a newly generated token ends.
 
@@ -235,11 +287,13 @@ def _inverse_cdf(weights: torch.Tensor, generator) -> torch.Tensor:
     return torch.searchsorted(cdf, uniform, right=True)[:, 0]
 
 
-def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator):
+def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator,
+                    prompt_ids=None, prefix_cache: PrefixCache | None = None):
     """Our decoding loop. input_ids, attention_mask: [prompts, prompt_len].
 
     Returns tokens [prompts, max_new_tokens], logprobs (same shape), ends [prompts] (how many of
     the tokens belong to each completion) and stopped [prompts] (bool: a stop rule ended it).
+    With a `prefix_cache`, prompts it holds skip the prefill, and the finished rows are added to it.
     """
     prompts = input_ids.shape[0]
     device = input_ids.device
@@ -251,7 +305,15 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
     alive = torch.ones(prompts, dtype=torch.bool, device=device)  # rows still generating
 
     decoder = _make_decoder(model, input_ids.shape[1] + max_new_tokens)
-    logits = _prefill_shared(decoder, input_ids, attention_mask)
+    recording = prefix_cache is not None and isinstance(decoder, _LlamaDecoder)
+    entries = [prefix_cache.get(prompt) for prompt in prompt_ids] if recording else []
+    if recording and all(entry is not None for entry in entries):
+        logits = decoder.resume(entries, input_ids[:, -1])
+        prefix_cache.resumed_calls += 1
+    else:
+        logits = _prefill_shared(decoder, input_ids, attention_mask)
+    prompt_lengths = attention_mask.sum(-1)
+    finished = []  # (prompt index, _CacheEntry) of rows as they end, when recording
     for step in range(max_new_tokens):
         chosen, chosen_logprobs = _choose(logits, temperature, top_p, generator)
         tokens[rows, step] = chosen
@@ -262,13 +324,21 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
             ends[rows[hit]] = step + 1
             stopped[rows[hit]] = True
             alive &= ~hit
-        if step + 1 == max_new_tokens or not alive.any():
+        last = step + 1 == max_new_tokens or not alive.any()
+        if recording:
+            ending = (hit | alive) if last else hit
+            finished += decoder.entries(ending.nonzero()[:, 0], prompt_lengths[rows] + step, rows)
+        if last:
             break
         keep = _rows_to_keep(alive) if some_finished else None
         if keep is not None:
             decoder.keep(keep)
             rows, alive, chosen = rows[keep], alive[keep], chosen[keep]
         logits = decoder.step(chosen)
+    if recording:
+        prefix_cache.add({
+            tuple(prompt_ids[i]) + tuple(tokens[i, : int(ends[i])].tolist()): entry for i, entry in finished
+        })
     return tokens, logprobs, ends, stopped
 
 
@@ -485,6 +555,56 @@ class _LlamaDecoder:
         hidden = hidden + F.linear(out.reshape(x.shape[0], 1, -1), *layer.o)
         x = _rms_norm(hidden, *layer.post_norm)
         return hidden + F.linear(layer.act(F.linear(x, *layer.gate)) * F.linear(x, *layer.up), *layer.down)
+
+    def entries(self, batch_rows: torch.Tensor, fed: torch.Tensor, prompt_of_row: torch.Tensor) -> list:
+        """`(prompt index, _CacheEntry)` for these batch rows as they stand: each row's last `fed`
+        positions hold the keys and values of every token it has read. fed: [batch]; prompt_of_row: [batch]."""
+        return [
+            (int(prompt_of_row[row]), _CacheEntry(self.keys, self.values, int(row), self.length - int(fed[row]), self.length))
+            for row in batch_rows.tolist()
+        ]
+
+    def resume(self, entries: Sequence[_CacheEntry], last_tokens: torch.Tensor) -> torch.Tensor:
+        """Start from cached prefixes instead of a prefill: each row's cache holds every token of its
+        prompt but the last, `last_tokens` [batch], which is fed now. Returns logits [batch, vocab].
+
+        The rows are laid out left-padded like a prefill's (shorter caches end where the longest
+        does). Positions are gathered with one indexed copy per layer for all rows whose cache
+        lies in the same buffers (one earlier call's).
+        """
+        batch = len(entries)
+        spans = torch.tensor([entry.end - entry.start for entry in entries])
+        self.length = width = int(spans.max())
+        sources: dict[int, list[int]] = {}
+        for i, entry in enumerate(entries):
+            sources.setdefault(id(entry.keys), []).append(i)
+        copies = [(entries[members[0]], self._gather_indices([entries[i] for i in members], members, width)) for members in sources.values()]
+        self.keys, self.values = [], []
+        for layer in range(len(self.layers)):
+            for buffers, source in ((self.keys, "keys"), (self.values, "values")):
+                like = getattr(entries[0], source)[layer]
+                buffer = like.new_empty(batch, like.shape[1], self.max_length, like.shape[3])
+                buffer[:, :, : width - int(spans.min())] = 0  # padding: masked, but must be finite (0 x NaN is NaN)
+                for entry, (to_row, to_position, from_row, from_position) in copies:
+                    buffer[to_row, :, to_position] = getattr(entry, source)[layer][from_row, :, from_position]
+                buffers.append(buffer)
+        self.mask = None
+        if bool((spans != width).any()):
+            self.mask = torch.arange(self.max_length)[None, None, None, :] >= (width - spans)[:, None, None, None]
+        self.positions = (spans - 1)[:, None].to(last_tokens.device)
+        return self.step(last_tokens)
+
+    @staticmethod
+    def _gather_indices(entries: Sequence[_CacheEntry], batch_rows: Sequence[int], width: int) -> tuple[torch.Tensor, ...]:
+        """(to_row, to_position, from_row, from_position), one per cached position [n] each, that
+        right-align each entry's positions start..end-1 to end at `width` in batch row `batch_rows[i]`."""
+        spans = torch.tensor([entry.end - entry.start for entry in entries])
+        offsets = torch.arange(int(spans.sum())) - torch.repeat_interleave(spans.cumsum(0) - spans, spans)
+        to_row = torch.repeat_interleave(torch.tensor(list(batch_rows)), spans)
+        from_row = torch.repeat_interleave(torch.tensor([entry.row for entry in entries]), spans)
+        from_position = torch.repeat_interleave(torch.tensor([entry.start for entry in entries]), spans) + offsets
+        to_position = torch.repeat_interleave(width - spans, spans) + offsets
+        return to_row, to_position, from_row, from_position
 
     def keep(self, rows: torch.Tensor) -> None:
         """Keep only these batch rows. rows: [new_batch] indices (repeats copy a row)."""

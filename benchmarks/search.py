@@ -1,7 +1,8 @@
 """Speed of step-wise search against plain batched sampling of the same number of tokens, same model.
 
 Beam search and MCTS expand one step (one line of the think block) at a time, so each round is a
-sampler call that re-reads every prefix, and between rounds the verifier scores the beams. The
+sampler call (continuing last round's rows from the policy's prefix cache, or re-reading each
+prefix when a row is new), and between rounds the verifier scores the beams. The
 reference is one plain batched ``sample`` call over as many rows as the search keeps open,
 writing the same total number of tokens (no stop rule, so every row writes exactly its share).
 The ratio is search tokens/s over reference tokens/s; the goal is at least 0.70 each.

@@ -8,7 +8,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 
 import arborlab.sample as sampling
 from arborlab.errors import ArborError
-from arborlab.sample import _inverse_cdf, sample
+from arborlab.sample import PrefixCache, _inverse_cdf, sample
 
 VOCAB = 96
 NEW = 24
@@ -242,3 +242,34 @@ def test_bad_arguments_get_one_clear_sentence(model, arguments, sentence):
     with pytest.raises(ArborError) as error:
         sample(model, call.pop("prompts"), call.pop("max_new_tokens"), **call)
     assert str(error.value).startswith(sentence) and str(error.value).endswith(".")
+
+
+def test_a_prefix_cache_continues_completions_without_re_reading_them(model, prompts):
+    """A call whose prompts are all completions of an earlier call reads only their last tokens
+    (the fast decoder; others prefill as before), and continues them as one uninterrupted run would."""
+    fast = model.config.model_type in ("llama", "qwen2")
+    cache = PrefixCache()
+    first = sample(model, prompts, 10, temperature=0, stop_ids=(), prefix_cache=cache)
+    continued = [p + c.tokens for p, c in zip(prompts, first)]
+    then = sample(model, continued, NEW - 10, temperature=0, stop_ids=(), prefix_cache=cache)
+    straight = sample(model, prompts, NEW, temperature=0, stop_ids=())
+    assert cache.resumed_calls == int(fast)
+    assert [a.tokens + b.tokens for a, b in zip(first, then)] == tokens_of(straight)
+    # rows that ended at different lengths (eos), continued: the same as a fresh prefill of them
+    eos = planted_eos(model, prompts)
+    ragged = sample(model, prompts, NEW, temperature=0, stop_ids=eos, prefix_cache=cache)
+    assert len({len(c.tokens) for c in ragged}) > 1
+    continued = [p + c.tokens for p, c in zip(prompts, ragged)]
+    assert tokens_of(sample(model, continued, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
+        sample(model, continued, 8, temperature=0, stop_ids=()))
+    assert cache.resumed_calls == 2 * int(fast)
+    # one prompt it has never seen: the whole call prefills
+    sample(model, [*continued, [5, 6, 7]], 4, temperature=0, stop_ids=(), prefix_cache=cache)
+    assert cache.resumed_calls == 2 * int(fast)
+    # a cache that may hold nothing, or one call only, forgets
+    assert PrefixCache(calls=0).get(continued[0]) is None
+    small = PrefixCache(calls=1)
+    done = prompts[0] + sample(model, prompts, 3, temperature=0, stop_ids=(), prefix_cache=small)[0].tokens
+    assert (small.get(done) is not None) == fast
+    sample(model, [[7, 8]], 3, temperature=0, stop_ids=(), prefix_cache=small)
+    assert small.get(done) is None

@@ -5,7 +5,8 @@ FLOPs follow Kaplan et al. (2020, table 1): a forward pass costs, per token at c
 products (every parameter except the input embedding table; a tied output head counts once) and
 the second term is attention over the t tokens before it. Every token a model reads is charged:
 prompts and prefixes that are re-read in a later sampler call (prefill) as well as generated ones
-(decode), so search strategies that re-read their prefixes pay for it.
+(decode), so search strategies that re-read their prefixes pay for it; tokens whose keys and
+values a call takes from a cache are not read again, and not charged.
 """
 
 from __future__ import annotations
@@ -56,10 +57,11 @@ class FlopCounter:
         attended = (start + 1 + end) * n / 2  # sum of context lengths t = start+1 .. end
         return 2.0 * self.matmul_params * n + 2.0 * self.layers * self.width * attended
 
-    def call(self, prefix_tokens: int, new_tokens: int) -> float:
-        """FLOPs of one sampler row: prefill a prefix, then decode new tokens.
+    def call(self, prefix_tokens: int, new_tokens: int, cached: int = 0) -> float:
+        """FLOPs of one sampler row: prefill a prefix (its first `cached` tokens already in a KV
+        cache, so not read again), then decode new tokens.
 
         The prefill's last position yields the first new token, and each new token but the last
         is read once to yield the next, so prefix + new - 1 positions are computed.
         """
-        return self.forward(0, prefix_tokens + max(new_tokens, 1) - 1)
+        return self.forward(cached, prefix_tokens + max(new_tokens, 1) - 1)

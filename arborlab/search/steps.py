@@ -6,8 +6,10 @@ with that line, and forcing it saves a round of step expansion. Each call batche
 all problems (and all beams or leaves of each) into sampler calls of up to `batch_size` rows, and
 charges every row's tokens, FLOPs and a share of the wall time to its problem's `Budget`.
 
-The sampler re-reads each prefix (prompt + steps so far) in its prefill, so repeated prefixes
-are paid for again; the FLOPs charged include that.
+A call continuing last round's lines (every row a completion of a recent call) skips the
+prefill: the policy's `PrefixCache` keeps those rows' keys and values, so only each row's last
+token is read again. Other calls re-read each prefix (prompt + steps so far) in their prefill, and
+the FLOPs charged include that.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from arborlab.errors import ArborError
-from arborlab.sample import sample
+from arborlab.sample import PrefixCache, sample
 from arborlab.search.budget import Budget, FlopCounter
 from arborlab.tasks import Problem, Task
 from arborlab.text import ANSWER_CLOSE, THINK_OPEN
@@ -55,6 +57,7 @@ class Policy:
         self.max_new_tokens, self.max_step_tokens, self.batch_size, self.backend = (
             max_new_tokens, max_step_tokens, batch_size, backend)
         self.flops = FlopCounter(model)
+        self.prefix_cache = PrefixCache()
         self.end_ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.answer_close = self._encode(ANSWER_CLOSE)
         self.opening = self._encode(THINK_OPEN + "\n")
@@ -102,14 +105,16 @@ class Policy:
         for start in range(0, len(open_rows), self.batch_size):
             rows = open_rows[start: start + self.batch_size]
             room = min(self.max_new_tokens - len(traces[i].completion_ids) for i in rows)
-            began = time.perf_counter()
+            began, resumed = time.perf_counter(), self.prefix_cache.resumed_calls
             completions = sample(
                 self.model, [traces[i].ids for i in rows], min(room, self.max_step_tokens) if step else room,
                 temperature=temperature, stop_ids=self.end_ids + (sorted(self.newline_ids) if step else []),
-                stop_sequences=[self.answer_close], seed=seed + start, backend=self.backend,
+                stop_sequences=[self.answer_close], seed=seed + start, backend=self.backend, prefix_cache=self.prefix_cache,
             )
             seconds = time.perf_counter() - began
-            costs = [self.flops.call(len(traces[i].ids), len(c.tokens)) for i, c in zip(rows, completions)]
+            cached = self.prefix_cache.resumed_calls > resumed  # then each prompt but its last token was cached
+            costs = [self.flops.call(len(traces[i].ids), len(c.tokens), cached=len(traces[i].ids) - 1 if cached else 0)
+                     for i, c in zip(rows, completions)]
             for i, completion, cost in zip(rows, completions, costs):
                 trace = traces[i]
                 ids = trace.ids + tuple(completion.tokens)

@@ -28,6 +28,7 @@ def test_flop_counter_matches_a_per_token_sum(tied):
     counter = FlopCounter(model)
     assert counter.forward(5, 17) == pytest.approx(per_token_flops(model, range(5, 17)))
     assert counter.call(10, 4) == pytest.approx(per_token_flops(model, range(0, 13)))  # the last new token is never read
+    assert counter.call(10, 4, cached=9) == pytest.approx(per_token_flops(model, range(9, 13)))  # a prefix in a KV cache
 
 
 def test_every_row_of_a_batched_call_is_charged_to_its_problem(toy):
@@ -40,12 +41,14 @@ def test_every_row_of_a_batched_call_is_charged_to_its_problem(toy):
     steps = policy.step(starts, budgets, 1.0, seed=0)
     finished = policy.complete(steps, budgets, 1.0, seed=1)
     elapsed = time.perf_counter() - began
+    assert policy.prefix_cache.resumed_calls == 1  # the second call continued the first's rows
     for owner, budget in enumerate(budgets):
         mine = [(s, f) for start, s, f in zip(starts, steps, finished) if start.owner == owner]
         generated = sum(len(f.ids) - len(start.ids) for start, (_, f) in zip(starts, mine))
-        # each call reads its whole prefix and its new tokens but the last; the second re-reads the first step
+        # each call reads its new tokens but the last; the first reads the whole prompt, the second
+        # continues the first's rows from the policy's prefix cache, so it reads each prefix's last token only
         flops = sum(per_token_flops(model, range(len(s.ids) - 1)) for s, _ in mine)
-        flops += sum(per_token_flops(model, range(len(f.ids) - 1)) for s, f in mine if not s.done)
+        flops += sum(per_token_flops(model, range(len(s.ids) - 1, len(f.ids) - 1)) for s, f in mine if not s.done)
         assert budget.tokens == generated
         assert budget.flops == pytest.approx(flops)
     assert all(s.done or policy.text(s).endswith("\n") for s in steps)
