@@ -22,6 +22,11 @@ single-threaded CPU runs bit-identical; with more threads a shrunk batch can dif
 ``generate`` in the last bits of the logits, which changes a greedy token only at a near-exact
 tie. Use ``backend="hf"`` where bit-identity with transformers matters.
 
+A `PrefixCache` passed to ``sample`` lets a later call continue this call's completions without
+re-reading them (step-wise search does this every round). Their keys and values then come from
+decoding steps, not a prefill, so such a call matches an uninterrupted run of the same rows rather
+than ``generate`` on the longer prompts.
+
 Only the arguments decide how tokens are chosen: a model's ``generation_config`` (top-k,
 repetition penalty …) is ignored, and dropout is never applied.
 """
@@ -578,7 +583,11 @@ class _LlamaDecoder:
         sources: dict[int, list[int]] = {}
         for i, entry in enumerate(entries):
             sources.setdefault(id(entry.keys), []).append(i)
-        copies = [(entries[members[0]], self._gather_indices([entries[i] for i in members], members, width)) for members in sources.values()]
+        device = last_tokens.device
+        copies = [
+            (entries[members[0]], [index.to(device) for index in self._gather_indices([entries[i] for i in members], members, width)])
+            for members in sources.values()
+        ]
         self.keys, self.values = [], []
         for layer in range(len(self.layers)):
             for buffers, source in ((self.keys, "keys"), (self.values, "values")):
@@ -590,8 +599,8 @@ class _LlamaDecoder:
                 buffers.append(buffer)
         self.mask = None
         if bool((spans != width).any()):
-            self.mask = torch.arange(self.max_length)[None, None, None, :] >= (width - spans)[:, None, None, None]
-        self.positions = (spans - 1)[:, None].to(last_tokens.device)
+            self.mask = (torch.arange(self.max_length)[None, None, None, :] >= (width - spans)[:, None, None, None]).to(device)
+        self.positions = (spans - 1)[:, None].to(device)
         return self.step(last_tokens)
 
     @staticmethod
