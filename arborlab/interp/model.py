@@ -152,7 +152,12 @@ class HookedModel:
         self.plain = plain
         from transformer_lens.hook_points import HookPoint  # TransformerLens takes seconds to import
 
-        self._hook_points = [module for module in bridge.modules() if isinstance(module, HookPoint)]
+        # each hook point's hook tables: torch adds and removes hooks in these same dicts
+        self._hook_tables = [
+            table
+            for point in bridge.modules() if isinstance(point, HookPoint)
+            for table in (point._forward_hooks, point._forward_pre_hooks, point._backward_hooks, point._backward_pre_hooks)
+        ]
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", head_results: bool = False) -> "HookedModel":
@@ -210,10 +215,7 @@ class HookedModel:
         Only hook points count: transformers installs permanent, inert output-capturing hooks on the
         wrapped HF modules the first time hidden states or attentions are asked for.
         """
-        return any(
-            point._forward_hooks or point._forward_pre_hooks or point._backward_hooks or point._backward_pre_hooks
-            for point in self._hook_points
-        )
+        return any(self._hook_tables)  # any non-empty table (about 5 µs for 700 tables)
 
     def run_with_cache(self, input_ids: torch.Tensor, **kwargs: Any):
         """``(logits [batch, pos, d_vocab], ActivationCache)``; kwargs go to the bridge (``names_filter`` …)."""
