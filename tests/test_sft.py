@@ -121,3 +121,9 @@ def test_time_budget_and_token_budget_are_exclusive(tmp_path):
     with pytest.raises(ArborError, match="time_budget must be at least 0 and not set together with token_budget"):
         train_sft(tiny_config(time_budget=5.0, token_budget=1000), tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_whose_examples_mostly_exceed_max_length_is_refused(tmp_path):
+    """Training on the few short examples that fit would quietly drop the rest of the dataset."""
+    with pytest.raises(ArborError, match=r"only \d+ of the \d+ training examples \(.*\) fit in max_length 12 tokens, and their median length"):
+        train_sft(tiny_config(max_length=12), tmp_path / "run", show_progress=False)

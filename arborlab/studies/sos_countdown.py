@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arborlab.data import make_dataset
+from arborlab.errors import ArborError
 from arborlab.io import atomic_file
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.runs import RunFolder
@@ -83,7 +84,12 @@ def run_sos_study(study: SoSStudy, out: Path | str, show_progress: bool = True) 
         for minutes in study.minutes:
             folder = out / f"{order}-{minutes:g}min"
             config = study.sft_config(data_dir, order=order, token_budget=int(rate * minutes * 60))
-            trained = trained_model(config, folder, show_progress)
+            try:
+                trained = trained_model(config, folder, show_progress)
+            except ArborError as error:  # e.g. this order's traces do not fit the model: say so, go on
+                results.append({"order": order, "budget_minutes": minutes, "not_trained": str(error)})
+                (out / "results.json").write_text(json.dumps(results, indent=2))
+                continue
             results.append({
                 "order": order,
                 "budget_minutes": minutes,
@@ -141,6 +147,8 @@ def _cached_accuracy(path: Path, folder: Path, rows: list[dict], study: SoSStudy
 
 
 def _write_report(out: Path, study: SoSStudy, results: list[dict], unseen: list[int], rate: float) -> None:
+    skipped = [r for r in results if "not_trained" in r]
+    results = [r for r in results if "not_trained" not in r]
     figure, axis = plt.subplots(figsize=(7, 3.8))
     width = 0.38
     labels = [f"{r['order']}\n{r['budget_minutes']:g} min" for r in results]
@@ -154,6 +162,7 @@ def _write_report(out: Path, study: SoSStudy, results: list[dict], unseen: list[
     plot = save_figure(figure, out / "sos.png")
     sections = [
         ("result", table(results)),
+        *([("not trained", table(skipped))] if skipped else []),
         ("accuracy by search order and budget", image(plot)),
         ("setting", f"<p>Targets never trained on: {', '.join(map(str, unseen))}. Training speed measured here: "
                     f"{rate:,.0f} tokens/s, which turns each budget in minutes into a token budget.</p>"),

@@ -107,10 +107,9 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             )
         )
         init_number_embeddings(model, tokenizer, config.number_init)
-    examples = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
-    examples = [e for e in examples if len(e.ids) <= config.max_length]
-    if not examples:
-        raise ArborError(f"no training example fits in max_length {config.max_length} tokens.")
+    encoded = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
+    examples = [e for e in encoded if len(e.ids) <= config.max_length]
+    check_examples_fit(encoded, examples, config.max_length, getattr(model.config, "max_position_embeddings", None))
     if config.drill_share > 0:
         n_sheets = round(len(examples) * config.drill_share / (1 - config.drill_share))
         equations = trace_equations(r["completion"] for r in rows["train"])
@@ -191,6 +190,20 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         write_sft_report(run, config)
     distributed.teardown()
     return result
+
+
+def check_examples_fit(encoded: list, kept: list, max_length: int, positions: int | None) -> None:
+    """Refuse a run that would leave most of its data out: training on the few examples that fit
+    in `max_length` (the shortest problems) quietly teaches something else than the dataset."""
+    if 2 * len(kept) >= len(encoded):
+        return
+    median = sorted(len(e.ids) for e in encoded)[len(encoded) // 2]
+    room = f" (the model has {positions:,} positions)" if positions else ""
+    raise ArborError(
+        f"only {len(kept):,} of the {len(encoded):,} training examples ({len(kept) / len(encoded):.2%}) fit in "
+        f"max_length {max_length:,} tokens, and their median length is {median:,}: raise max_length{room} or use "
+        "shorter traces."
+    )
 
 
 def _check_config(config: SFTConfig) -> None:

@@ -28,16 +28,20 @@ def test_styles_study_trains_each_style_on_the_same_token_budget(tmp_path):
 
 
 def test_sos_study_never_trains_on_unseen_targets(tmp_path):
-    study = SoSStudy(orders=("dfs",), minutes=(0.02,), n_problems=400, model=TINY_MODEL, batch_size=4, warmup_steps=2,
-                     eval_problems=5, max_new_tokens=48, max_length=400, calibration_steps=4)
+    study = SoSStudy(orders=("dfs", "bfs"), minutes=(0.02,), n_problems=400, model=TINY_MODEL, batch_size=4, warmup_steps=2,
+                     eval_problems=5, max_new_tokens=48, max_length=1024, calibration_steps=4)
     unseen = set(study.unseen_targets())
     assert len(unseen) == 9  # 10% of the 91 targets 10..100
     results = run_sos_study(study, tmp_path, show_progress=False)
     train_targets = {json.loads(p)["target"] for p in pq.read_table(tmp_path / "data-dfs" / "train.parquet").column("problem").to_pylist()}
     assert train_targets and not train_targets & unseen
-    (r,) = results
+    r, bfs = results
     assert r["order"] == "dfs" and r["n_each"] == 5 and r["train_tokens"] > 0
     assert 0 <= r["seen_accuracy"] <= 1 and 0 <= r["unseen_accuracy"] <= 1
+    # BFS traces of countdown-4 run to thousands of tokens: the study says so instead of training on the few that fit
+    assert bfs["order"] == "bfs" and "fit in max_length 1,024 tokens" in bfs["not_trained"] and "seen_accuracy" not in bfs
+    assert json.loads((tmp_path / "results.json").read_text())[1] == bfs
+    assert "not trained" in (tmp_path / "report.html").read_text()
     assert (tmp_path / "report.html").is_file() and (tmp_path / "sos.png").is_file()
 
 
