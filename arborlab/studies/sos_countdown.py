@@ -84,10 +84,16 @@ def run_sos_study(study: SoSStudy, out: Path | str, show_progress: bool = True) 
         for minutes in study.minutes:
             folder = out / f"{order}-{minutes:g}min"
             config = study.sft_config(data_dir, order=order, token_budget=int(rate * minutes * 60))
-            try:
-                trained = trained_model(config, folder, show_progress)
-            except ArborError as error:  # e.g. this order's traces do not fit the model: say so, go on
-                results.append({"order": order, "budget_minutes": minutes, "not_trained": str(error)})
+            refusal = _refusal(folder, study)
+            if refusal is None:
+                try:
+                    trained = trained_model(config, folder, show_progress)
+                except ArborError as error:  # e.g. this order's traces do not fit the model: say so, go on
+                    refusal = str(error)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    (folder / "not_trained.json").write_text(json.dumps({"max_length": study.max_length, "reason": refusal}))
+            if refusal is not None:
+                results.append({"order": order, "budget_minutes": minutes, "not_trained": refusal})
                 (out / "results.json").write_text(json.dumps(results, indent=2))
                 continue
             results.append({
@@ -138,6 +144,14 @@ def _tokens_per_second(study: SoSStudy, data_dir: Path, folder: Path, show_progr
         windows = [m for m in RunFolder(folder).read_metrics() if "tokens_per_second" in m]
         record.write_text(json.dumps({"tokens_per_second": windows[-1]["tokens_per_second"]}))
     return json.loads(record.read_text())["tokens_per_second"]
+
+
+def _refusal(folder: Path, study: SoSStudy) -> str | None:
+    """Why an earlier run of this study could not train `folder`'s model (at the same max_length), or None."""
+    record = folder / "not_trained.json"
+    if record.is_file() and json.loads(record.read_text())["max_length"] == study.max_length:
+        return json.loads(record.read_text())["reason"]
+    return None
 
 
 def _cached_accuracy(path: Path, folder: Path, rows: list[dict], study: SoSStudy) -> float:

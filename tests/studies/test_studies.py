@@ -3,7 +3,9 @@
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
+import arborlab.studies.common as common
 from arborlab.studies.sos_countdown import SoSStudy, run_sos_study
 from arborlab.studies.trace_styles import StylesStudy, run_styles_study
 
@@ -27,7 +29,7 @@ def test_styles_study_trains_each_style_on_the_same_token_budget(tmp_path):
     assert run_styles_study(study, tmp_path, show_progress=False) == results
 
 
-def test_sos_study_never_trains_on_unseen_targets(tmp_path):
+def test_sos_study_never_trains_on_unseen_targets(tmp_path, monkeypatch):
     study = SoSStudy(orders=("dfs", "bfs"), minutes=(0.02,), n_problems=400, model=TINY_MODEL, batch_size=4, warmup_steps=2,
                      eval_problems=5, max_new_tokens=48, max_length=1024, calibration_steps=4)
     unseen = set(study.unseen_targets())
@@ -42,6 +44,9 @@ def test_sos_study_never_trains_on_unseen_targets(tmp_path):
     assert bfs["order"] == "bfs" and "fit in max_length 1,024 tokens" in bfs["not_trained"] and "seen_accuracy" not in bfs
     assert json.loads((tmp_path / "results.json").read_text())[1] == bfs
     assert "not trained" in (tmp_path / "report.html").read_text()
+    # a rerun resumes: the refusal is remembered rather than found again by tokenizing every trace
+    monkeypatch.setattr(common, "train_or_resume", lambda *args, **kwargs: pytest.fail("trained again"))
+    assert run_sos_study(study, tmp_path, show_progress=False) == results
     assert (tmp_path / "report.html").is_file() and (tmp_path / "sos.png").is_file()
 
 
