@@ -330,7 +330,7 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
             stopped[rows[hit]] = True
             alive &= ~hit
         last = step + 1 == max_new_tokens or not alive.any()
-        if recording:
+        if recording and (some_finished or last):
             ending = (hit | alive) if last else hit
             finished += decoder.entries(ending.nonzero()[:, 0], prompt_lengths[rows] + step, rows)
         if last:

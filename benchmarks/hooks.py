@@ -71,7 +71,8 @@ def main() -> None:
     small_runs = {"hf": lambda: hf(one_prompt, use_cache=False), "no_hook": lambda: hm(one_prompt)}
     with torch.no_grad():
         logits, cache = hm.run_with_cache(ids)
-        if not (torch.equal(hm(ids), hf(ids, use_cache=False).logits) and torch.equal(logits, hm(ids))):
+        plain = hm(ids)
+        if not (torch.equal(plain, hf(ids, use_cache=False).logits) and torch.equal(logits, plain)):
             sys.exit("HookedModel's logits are not HF's, bit for bit: the timings would compare different work.")
         best = alternating_best(runs, args.repeats)
         small = alternating_best(small_runs, args.repeats * 10)

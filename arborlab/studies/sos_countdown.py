@@ -23,12 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arborlab.data import make_dataset
-from arborlab.errors import ArborError
 from arborlab.io import atomic_file
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.runs import RunFolder
 from arborlab.studies.common import accuracy_on, trained_model
-from arborlab.train.sft import SFTConfig, train_sft
+from arborlab.train.sft import ExamplesDoNotFit, SFTConfig, train_sft
 
 #: Stream-of-Search's best published figures (SoS + APA), for the report's reference lines
 SOS_SEEN, SOS_UNSEEN = 0.57, 0.54
@@ -85,14 +84,13 @@ def run_sos_study(study: SoSStudy, out: Path | str, show_progress: bool = True) 
             folder = out / f"{order}-{minutes:g}min"
             config = study.sft_config(data_dir, order=order, token_budget=int(rate * minutes * 60))
             refusal = _refusal(folder, study)
-            if refusal is None:
-                try:
-                    trained = trained_model(config, folder, show_progress)
-                except ArborError as error:  # e.g. this order's traces do not fit the model: say so, go on
-                    refusal = str(error)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    (folder / "not_trained.json").write_text(json.dumps({"max_length": study.max_length, "reason": refusal}))
-            if refusal is not None:
+            try:
+                trained = None if refusal else trained_model(config, folder, show_progress)
+            except ExamplesDoNotFit as error:  # this order's traces do not fit the model: say so, go on
+                refusal = str(error)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "not_trained.json").write_text(json.dumps({"max_length": study.max_length, "reason": refusal}))
+            if refusal:
                 results.append({"order": order, "budget_minutes": minutes, "not_trained": refusal})
                 (out / "results.json").write_text(json.dumps(results, indent=2))
                 continue
@@ -149,9 +147,8 @@ def _tokens_per_second(study: SoSStudy, data_dir: Path, folder: Path, show_progr
 def _refusal(folder: Path, study: SoSStudy) -> str | None:
     """Why an earlier run of this study could not train `folder`'s model (at the same max_length), or None."""
     record = folder / "not_trained.json"
-    if record.is_file() and json.loads(record.read_text())["max_length"] == study.max_length:
-        return json.loads(record.read_text())["reason"]
-    return None
+    refused = json.loads(record.read_text()) if record.is_file() else {}
+    return refused["reason"] if refused.get("max_length") == study.max_length else None
 
 
 def _cached_accuracy(path: Path, folder: Path, rows: list[dict], study: SoSStudy) -> float:

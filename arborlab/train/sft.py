@@ -192,14 +192,20 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     return result
 
 
+class ExamplesDoNotFit(ArborError):
+    """Most training examples are longer than `max_length` (see `check_examples_fit`)."""
+
+
 def check_examples_fit(encoded: list, kept: list, max_length: int, positions: int | None) -> None:
     """Refuse a run that would leave most of its data out: training on the few examples that fit
     in `max_length` (the shortest problems) quietly teaches something else than the dataset."""
+    if not encoded:  # an empty training split (then the counts below would divide by zero)
+        raise ExamplesDoNotFit(f"no training example fits in max_length {max_length} tokens.")
     if 2 * len(kept) >= len(encoded):
         return
     median = sorted(len(e.ids) for e in encoded)[len(encoded) // 2]
     room = f" (the model has {positions:,} positions)" if positions else ""
-    raise ArborError(
+    raise ExamplesDoNotFit(
         f"only {len(kept):,} of the {len(encoded):,} training examples ({len(kept) / len(encoded):.2%}) fit in "
         f"max_length {max_length:,} tokens, and their median length is {median:,}: raise max_length{room} or use "
         "shorter traces."
