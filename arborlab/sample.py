@@ -105,8 +105,9 @@ def sample(
             tokens, logprobs, ends, stopped = _generate_arbor(
                 model, input_ids, attention_mask, max_new_tokens, temperature, top_p, stop, generator, prompts, prefix_cache
             )
+    token_rows, logprob_rows = tokens.tolist(), logprobs.tolist()  # one conversion, not two per row
     return [
-        Completion(tokens[i, :end].tolist(), logprobs[i, :end].tolist(), "stop" if hit else "length")
+        Completion(token_rows[i][:end], logprob_rows[i][:end], "stop" if hit else "length")
         for i, (end, hit) in enumerate(zip(ends.tolist(), stopped.tolist()))
     ]
 
@@ -215,6 +216,21 @@ class PrefixCache:
             if key in entries:
                 return entries[key]
         return None
+
+    def alias(self, prefix: Sequence[int], ids: Sequence[int]) -> bool:
+        """Make `prefix`, a prefix of the cached `ids` (at least 2 tokens), an entry too, over the
+        first of `ids`' keys and values (MCTS continues from the first step of a rollout). Returns
+        whether `ids` was cached."""
+        prefix = tuple(prefix)
+        if len(prefix) < 2 or tuple(ids[: len(prefix)]) != prefix:
+            raise ValueError("alias: the prefix must hold at least 2 tokens and begin the cached ids")
+        key = tuple(ids)
+        for entries, _ in reversed(self._recent):
+            entry = entries.get(key)
+            if entry is not None:
+                entries.setdefault(prefix, entry._replace(end=entry.start + len(prefix) - 1))
+                return True
+        return False
 
     def add(self, entries: dict) -> None:
         if self.calls <= 0:
@@ -564,8 +580,9 @@ class _LlamaDecoder:
     def entries(self, batch_rows: torch.Tensor, fed: torch.Tensor, prompt_of_row: torch.Tensor) -> list:
         """`(prompt index, _CacheEntry)` for these batch rows as they stand: each row's last `fed`
         positions hold the keys and values of every token it has read. fed: [batch]; prompt_of_row: [batch]."""
+        prompts, fed = prompt_of_row.tolist(), fed.tolist()
         return [
-            (int(prompt_of_row[row]), _CacheEntry(self.keys, self.values, int(row), self.length - int(fed[row]), self.length))
+            (prompts[row], _CacheEntry(self.keys, self.values, row, self.length - fed[row], self.length))
             for row in batch_rows.tolist()
         ]
 
@@ -574,8 +591,9 @@ class _LlamaDecoder:
         prompt but the last, `last_tokens` [batch], which is fed now. Returns logits [batch, vocab].
 
         The rows are laid out left-padded like a prefill's (shorter caches end where the longest
-        does). Positions are gathered with one indexed copy per layer for all rows whose cache
-        lies in the same buffers (one earlier call's).
+        does). Positions are gathered with one index_select and one index_copy per layer for all
+        rows whose cache lies in the same buffers (one earlier call's), over head_dim-long rows of
+        the flattened buffers: twice as fast as indexing [rows, :, positions] directly.
         """
         batch = len(entries)
         spans = torch.tensor([entry.end - entry.start for entry in entries])
@@ -584,18 +602,21 @@ class _LlamaDecoder:
         for i, entry in enumerate(entries):
             sources.setdefault(id(entry.keys), []).append(i)
         device = last_tokens.device
+        like = entries[0].keys[0]  # [batch, kv_heads, length, head_dim], as every layer's
+        heads, head_dim = like.shape[1], like.shape[3]
         copies = [
-            (entries[members[0]], [index.to(device) for index in self._gather_indices([entries[i] for i in members], members, width)])
+            (entries[members[0]], [index.to(device) for index in self._gather_indices(
+                [entries[i] for i in members], members, width, heads, entries[members[0]].keys[0].shape[2], self.max_length)])
             for members in sources.values()
         ]
         self.keys, self.values = [], []
         for layer in range(len(self.layers)):
             for buffers, source in ((self.keys, "keys"), (self.values, "values")):
-                like = getattr(entries[0], source)[layer]
-                buffer = like.new_empty(batch, like.shape[1], self.max_length, like.shape[3])
+                buffer = like.new_empty(batch, heads, self.max_length, head_dim)
                 buffer[:, :, : width - int(spans.min())] = 0  # padding: masked, but must be finite (0 x NaN is NaN)
-                for entry, (to_row, to_position, from_row, from_position) in copies:
-                    buffer[to_row, :, to_position] = getattr(entry, source)[layer][from_row, :, from_position]
+                for entry, (to_flat, from_flat) in copies:
+                    rows = getattr(entry, source)[layer].view(-1, head_dim).index_select(0, from_flat)
+                    buffer.view(-1, head_dim).index_copy_(0, to_flat, rows)
                 buffers.append(buffer)
         self.mask = None
         if bool((spans != width).any()):
@@ -604,16 +625,21 @@ class _LlamaDecoder:
         return self.step(last_tokens)
 
     @staticmethod
-    def _gather_indices(entries: Sequence[_CacheEntry], batch_rows: Sequence[int], width: int) -> tuple[torch.Tensor, ...]:
-        """(to_row, to_position, from_row, from_position), one per cached position [n] each, that
-        right-align each entry's positions start..end-1 to end at `width` in batch row `batch_rows[i]`."""
+    def _gather_indices(entries: Sequence[_CacheEntry], batch_rows: Sequence[int], width: int, heads: int,
+                        source_length: int, target_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(to, from): indices [n * heads] into the flattened [batch * heads * length, head_dim]
+        target and source buffers that right-align each entry's positions start..end-1 to end at
+        `width` in batch row `batch_rows[i]`, head by head."""
         spans = torch.tensor([entry.end - entry.start for entry in entries])
         offsets = torch.arange(int(spans.sum())) - torch.repeat_interleave(spans.cumsum(0) - spans, spans)
         to_row = torch.repeat_interleave(torch.tensor(list(batch_rows)), spans)
         from_row = torch.repeat_interleave(torch.tensor([entry.row for entry in entries]), spans)
         from_position = torch.repeat_interleave(torch.tensor([entry.start for entry in entries]), spans) + offsets
         to_position = torch.repeat_interleave(width - spans, spans) + offsets
-        return to_row, to_position, from_row, from_position
+        head = torch.arange(heads)
+        to_flat = ((to_row[:, None] * heads + head) * target_length + to_position[:, None]).reshape(-1)
+        from_flat = ((from_row[:, None] * heads + head) * source_length + from_position[:, None]).reshape(-1)
+        return to_flat, from_flat
 
     def keep(self, rows: torch.Tensor) -> None:
         """Keep only these batch rows. rows: [new_batch] indices (repeats copy a row)."""

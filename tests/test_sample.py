@@ -273,3 +273,22 @@ def test_a_prefix_cache_continues_completions_without_re_reading_them(model, pro
     assert (small.get(done) is not None) == fast
     sample(model, [[7, 8]], 3, temperature=0, stop_ids=(), prefix_cache=small)
     assert small.get(done) is None
+
+
+def test_a_prefix_of_a_cached_completion_continues_like_an_uninterrupted_run(model, prompts):
+    """`PrefixCache.alias`: a call continuing from the first tokens of cached completions reads only
+    each prompt's last token and writes what one uninterrupted greedy run writes after them."""
+    fast = model.config.model_type in ("llama", "qwen2")
+    cache = PrefixCache()
+    first = sample(model, prompts, 12, temperature=0, stop_ids=(), prefix_cache=cache)
+    whole = [p + c.tokens for p, c in zip(prompts, first)]
+    prefixes = [ids[: len(p) + 3 + row % 4] for row, (p, ids) in enumerate(zip(prompts, whole))]  # ragged cuts
+    assert all(cache.alias(prefix, ids) == fast for prefix, ids in zip(prefixes, whole))
+    then = sample(model, prefixes, 8, temperature=0, stop_ids=(), prefix_cache=cache)
+    assert cache.resumed_calls == int(fast)  # the second call resumed
+    straight = sample(model, prompts, 12 + 8, temperature=0, stop_ids=())
+    for prompt, prefix, continued, reference in zip(prompts, prefixes, then, straight):
+        done = len(prefix) - len(prompt)
+        assert continued.tokens == reference.tokens[done: done + 8]
+    with pytest.raises(ValueError):
+        cache.alias([*whole[0][:2], -1], whole[0])  # not a prefix

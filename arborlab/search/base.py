@@ -62,21 +62,22 @@ class SearchContext:
     config: SearchConfig
 
     def score(self, problems: Sequence[Problem], traces: Sequence[Trace], budgets: list[Budget]) -> list[float]:
-        """The aggregated verifier score of each trace (partial or finished)."""
-        if not traces:
-            return []
+        """The aggregated verifier score of each trace (partial or finished); equal traces (samples
+        that wrote the same line) are scored once."""
+        distinct = list(dict.fromkeys(traces))  # Trace is frozen, so equal traces hash alike
         per_step = self.verifier.scores(
-            [problems[t.owner] for t in traces], [self.policy.text(t) for t in traces], [t.done for t in traces],
-            [budgets[t.owner] for t in traces],
-        )
-        return [aggregate(scores, self.config.aggregate) for scores in per_step]
+            [problems[t.owner] for t in distinct], self.policy.texts(distinct), [t.done for t in distinct],
+            [budgets[t.owner] for t in distinct],
+        ) if distinct else []
+        score_of = {trace: aggregate(scores, self.config.aggregate) for trace, scores in zip(distinct, per_step)}
+        return [score_of[trace] for trace in traces]
 
     def results(self, problems: Sequence[Problem], finished: Sequence[Trace], scores: Sequence[float],
                 budgets: list[Budget], choose) -> list[SearchResult]:
         """One result per problem from its finished traces; `choose(texts, scores)` picks the index."""
         per_problem: list[list[tuple[str, float]]] = [[] for _ in problems]
-        for trace, score in zip(finished, scores):
-            per_problem[trace.owner].append((self.policy.text(trace), score))
+        for trace, text, score in zip(finished, self.policy.texts(finished), scores):
+            per_problem[trace.owner].append((text, score))
         results = []
         for owner, pairs in enumerate(per_problem):
             texts, values = [t for t, _ in pairs], [s for _, s in pairs]

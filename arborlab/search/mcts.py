@@ -36,6 +36,10 @@ class Environment(Protocol):
     def evaluate(self, states: Sequence) -> list[float]:
         """A reward in [0, 1] for each state."""
 
+    # Optional: ``expand_and_evaluate(states) -> list[(child state, key, finished, reward)]``, one
+    # sampled child of each state and the reward of one rollout from that child. An environment whose
+    # rollouts are samples that continue where an expansion ends can draw both in one pass.
+
 
 @dataclass(eq=False)
 class Node:
@@ -100,23 +104,41 @@ def run_mcts(roots: list[Node], environment: Environment, simulations: int, bran
                 leaves.append(leaf)
                 done[index] += 1
         growing = [leaf for leaf in leaves if not leaf.finished]
-        grown = iter(environment.expand([leaf.state for leaf in growing]))
-        evaluated = []
+        grown = iter(_expand(environment, [leaf.state for leaf in growing]))
+        evaluated, rewards = [], []
         for leaf in leaves:
+            reward = None
             if not leaf.finished:
-                state, key, finished = next(grown)
+                state, key, finished, reward = next(grown)
                 if key not in leaf.children:
                     leaf.children[key] = Node(state, finished, parent=leaf)
                 leaf = leaf.children[key]
                 leaf.pending += 1  # the selection's virtual visit now runs through the child too
             evaluated.append(leaf)
-        for leaf, reward in zip(evaluated, environment.evaluate([leaf.state for leaf in evaluated])):
+            rewards.append(reward)
+        unscored = [i for i, reward in enumerate(rewards) if reward is None]
+        for i, reward in zip(unscored, environment.evaluate([evaluated[i].state for i in unscored])):
+            rewards[i] = reward
+        for leaf, reward in zip(evaluated, rewards):
             _backup(leaf, reward)
     return roots
 
 
+def _expand(environment: Environment, states: Sequence) -> list[tuple[object, Hashable, bool, float | None]]:
+    """One child of each state, with the reward of a rollout from it when the environment draws both
+    in one pass (`expand_and_evaluate`), else None (the child is evaluated afterwards)."""
+    if hasattr(environment, "expand_and_evaluate"):
+        return environment.expand_and_evaluate(states)
+    return [(state, key, finished, None) for state, key, finished in environment.expand(states)]
+
+
 class _PolicyEnvironment:
-    """Traces of a policy: children are one more step, rewards are scored rollouts."""
+    """Traces of a policy: children are one more step, rewards are scored rollouts.
+
+    A rollout from a new child is the same policy sampling on from where the child's step ends, so
+    `expand_and_evaluate` samples each leaf's completion once and splits it after its first step:
+    one sampler pass a round instead of a step pass and then a rollout pass.
+    """
 
     def __init__(self, context: SearchContext, problems: list[Problem], budgets: list[Budget]):
         self.context, self.problems, self.budgets = context, problems, budgets
@@ -133,6 +155,17 @@ class _PolicyEnvironment:
     def evaluate(self, states: Sequence[Trace]) -> list[float]:
         config = self.context.config
         written = self.context.policy.complete(states, self.budgets, config.temperature, config.seed - 7_919 * self.round)
+        return self._scored(written)
+
+    def expand_and_evaluate(self, states: Sequence[Trace]) -> list[tuple[Trace, tuple, bool, float]]:
+        self.round += 1
+        config = self.context.config
+        pairs = self.context.policy.step_and_complete(states, self.budgets, config.temperature, config.seed + 7_919 * self.round)
+        scores = self._scored([rollout for _, rollout in pairs])
+        return [(child, child.ids, child.done, score) for (child, _), score in zip(pairs, scores)]
+
+    def _scored(self, written: list[Trace]) -> list[float]:
+        """The verifier's scores of finished completions, which join the candidates."""
         scores = self.context.score(self.problems, written, self.budgets)
         self.finished += written
         self.scores += scores
