@@ -106,15 +106,41 @@ def test_a_time_budget_fixes_the_steps_after_warmup_and_the_cosine_follows_them(
     train_sft(config, tmp_path / "run", show_progress=False)
     run = RunFolder(tmp_path / "run")
     metrics = run.read_metrics()
-    fixed = [m for m in metrics if "seconds_per_step" in m]
-    assert len(fixed) == 1 and fixed[0]["step"] == 15 and fixed[0]["time_budget"] == 2.0
-    steps = fixed[0]["max_steps"]
+    fixed = [m for m in metrics if "seconds_per_step" in m]  # the first fit, then any re-fits
+    assert fixed[0]["step"] == 15 and all(m["time_budget"] == 2.0 for m in fixed)
+    steps = fixed[-1]["max_steps"]
     assert 15 < steps < 100_000 and run.read_config()["max_steps"] == steps  # a resumed run keeps it
     logged = {m["step"]: m["lr"] for m in metrics if "lr" in m}
     assert max(logged) == steps == metrics[-1]["step"]
-    for step, lr in logged.items():  # the closed form of linear warmup then cosine decay to 0 at `steps`
-        expected = 3e-3 * (step / 15 if step < 15 else 0.5 * (1 + math.cos(math.pi * (step - 15) / (steps - 15))))
+    for step, lr in logged.items():  # the closed form of linear warmup then cosine decay to 0 at the
+        # length in force at that step (a re-fit at step s takes effect at s)
+        length = [m["max_steps"] for m in fixed if m["step"] <= step][-1] if step >= 15 else steps
+        expected = 3e-3 * (step / 15 if step < 15 else 0.5 * (1 + math.cos(math.pi * (step - 15) / (length - 15))))
         assert lr == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_a_time_budget_is_kept_when_the_pace_changes_during_the_run(monkeypatch):
+    """Simulated steps take 10 ms until step 300, then 20 ms (another job starts): the re-fits end
+    the run within 2% of the budget, where the warmup's length alone would overrun it by 90%."""
+    from types import SimpleNamespace
+
+    from arborlab.train import time_budget
+
+    now = [0.0]
+    monkeypatch.setattr(time_budget.time, "perf_counter", lambda: now[0])
+    clock = time_budget.StepClock(SimpleNamespace(time_budget=10.0, warmup_steps=15), steps_done=0)
+    step, max_steps, spent, fits = 0, 100_000, 0.0, []
+    while step < max_steps:
+        step += 1
+        clock.start()
+        now[0] += 0.01 if step <= 300 else 0.02
+        spent += 0.01 if step <= 300 else 0.02
+        if (fixed := clock.stop(step)) is not None:
+            max_steps = fixed["max_steps"]
+            fits.append((step, max_steps))
+    assert fits[0] == (15, 15 + int((10.0 - 0.15) / 0.01))  # the warmup's pace: 1,000 steps
+    assert len(fits) > 1 and abs(spent - 10.0) < 0.2, (fits, spent)
+    assert 0.15 + (fits[0][1] - 15) * 0.02 > 15  # without re-fits: far over
 
 
 def test_time_budget_and_token_budget_are_exclusive(tmp_path):
