@@ -277,7 +277,7 @@ def sample_command(
     top_p: float = typer.Option(1.0, "--top-p", help="nucleus sampling mass"),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="tokens to generate at most"),
     out: Path = typer.Option(..., help="output JSONL: prompt, completion, tokens, logprobs per sample"),
-    backend: str = typer.Option("arbor", help="arbor (ours), hf (transformers generate) or vllm"),
+    backend: str = typer.Option("arbor", help="arbor (ours) or hf (transformers generate)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Sample completions from any local HF causal LM, batched, stopping at eos or </answer>."""
