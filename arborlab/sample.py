@@ -172,12 +172,15 @@ def _pad_id(model) -> int:
 
 def _left_pad(prompts, pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompts as ``input_ids`` and ``attention_mask``, both [batch, longest prompt], padded on the left."""
-    width = max(len(prompt) for prompt in prompts)
+    lengths = torch.tensor([len(prompt) for prompt in prompts])
+    width = int(lengths.max())
+    # every token's (row, column), right-aligned, written with one indexed copy instead of one per row
+    row = torch.repeat_interleave(torch.arange(len(prompts)), lengths)
+    column = torch.arange(int(lengths.sum())) - torch.repeat_interleave(lengths.cumsum(0) - width, lengths)
     input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        input_ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        attention_mask[row, width - len(prompt):] = 1
+    input_ids[row, column] = torch.tensor([token for prompt in prompts for token in prompt], dtype=torch.long)
+    attention_mask[row, column] = 1
     return input_ids.to(device), attention_mask.to(device)
 
 
