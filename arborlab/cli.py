@@ -149,7 +149,7 @@ def train_sft_command(
     n_problems: Optional[int] = typer.Option(None, help="distinct problems in the dataset made for the run"),
     data: Optional[Path] = typer.Option(None, help="use this dataset folder instead of making one"),
     max_steps: Optional[int] = typer.Option(None, help="optimizer steps"),
-    time_budget: Optional[float] = typer.Option(None, help="seconds of training: the timed warmup steps then fix the number of steps"),
+    time_budget: Optional[float] = typer.Option(None, help="seconds of training: the timed warmup steps fix the number of steps, re-fitted to the pace on the way"),
     batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     seed: Optional[int] = typer.Option(None, help="random seed"),

@@ -21,6 +21,10 @@ exceeds `BOUND` (999), and only when that pass fails searches again without the 
 and numbers of at most a few hundred, a larger result can come back only by division, so the first
 pass almost always succeeds (countdown-3 with the default knobs: 99.7% of solvable problems), and
 the trace never writes a number that takes several tokens, the lines where toy models derail.
+``dfs-pruned`` is depth-first that skips the last steps (two numbers left) a comparison rules out:
+a sum or product whose larger number already exceeds the target cannot make it. Those are most
+of the big products a search writes (countdown-3: 0.83 lines of 1,000 or more a trace for ``dfs``,
+0.17 for ``dfs-pruned``), and the traces are a third shorter (8.0 lines instead of 12.3).
 """
 
 from __future__ import annotations
@@ -202,7 +206,7 @@ class Countdown(Task):
     """Reach the target from the given numbers with + - * /."""
 
     name = "countdown"
-    search_orders = ("dfs", "bfs", "best-first", "dfs-bounded")
+    search_orders = ("dfs", "bfs", "best-first", "dfs-bounded", "dfs-pruned")
     summary = "Combine the numbers with + - * / to reach the target (TinyZero, Stream-of-Search)."
     knobs = (
         Knob("n_numbers", 4, "how many numbers are given", low=2, high=6),
@@ -387,8 +391,10 @@ def _replay(step: str, state: State, target: int, reached: set[State]) -> tuple[
 class _Node:
     """A search node: the state (in arising order), one expression per number, and the step that made it."""
 
-    def __init__(self, state: State, expressions: tuple[str, ...], parent: "_Node | None", step: str):
+    def __init__(self, state: State, expressions: tuple[str, ...], parent: "_Node | None", step: str, op: str = "",
+                 larger: int = 0):
         self.state, self.expressions, self.parent, self.step = state, expressions, parent, step
+        self.op, self.larger = op, larger  # the step's operation and its larger operand
         self.key = tuple(sorted(state))  # the multiset: two orders of the same numbers are one state
 
     @staticmethod
@@ -401,7 +407,7 @@ class _Node:
             if (a, b) != (self.state[i], self.state[j]):
                 ea, eb = eb, ea
             rest = self.expressions[:i] + self.expressions[i + 1 : j] + self.expressions[j + 1 :]
-            yield _Node(state, rest + (f"{_wrap(ea)}{op}{_wrap(eb)}",), self, f"{a}{op}{b}={result}")
+            yield _Node(state, rest + (f"{_wrap(ea)}{op}{_wrap(eb)}",), self, f"{a}{op}{b}={result}", op, max(a, b))
 
     def step_line(self, target: int) -> str:
         return f"{self.step}, left {' '.join(map(str, self.state))}, target {target}"
@@ -448,10 +454,12 @@ def _breadth_first_path(root: _Node, target: int, use_all: bool) -> list[_Node]:
 BOUND = 999
 
 
-def _depth_first(root: _Node, target: int, use_all: bool, steps: list[str], bound: int | None = None) -> _Node | None:
+def _depth_first(root: _Node, target: int, use_all: bool, steps: list[str], bound: int | None = None,
+                 prune: bool = False) -> _Node | None:
     """Depth-first search writing each move and each return; the goal node, or None.
 
-    With a `bound`, steps whose result exceeds it are not taken.
+    With a `bound`, steps whose result exceeds it are not taken; with `prune`, last steps that
+    `misses_at_last_step` rules out are not taken.
     """
     visited = {root.key}
 
@@ -460,6 +468,8 @@ def _depth_first(root: _Node, target: int, use_all: bool, steps: list[str], boun
             return node
         for child in node.expand():
             if child.key in visited or (bound is not None and child.state[-1] > bound):
+                continue
+            if prune and misses_at_last_step(node, child, target):
                 continue
             visited.add(child.key)
             steps.append(child.step_line(target))
@@ -494,6 +504,19 @@ def _frontier_search(root: _Node, target: int, use_all: bool, steps: list[str], 
     return None
 
 
+def misses_at_last_step(node: _Node, child: _Node, target: int) -> bool:
+    """Whether `child` is a last step (two numbers left) that cannot make the target, seen without
+    computing it: a sum or product whose larger operand already exceeds the target. The numbers are
+    non-negative integers, so such a sum exceeds the target, and such a product does too, or is 0
+    (a zero factor), which a target of at least 1 is not.
+    """
+    return len(node.state) == 2 and child.op in "+*" and child.larger > target >= 1
+
+
+def _pruned_depth_first(root: _Node, target: int, use_all: bool, steps: list[str]) -> _Node | None:
+    return _depth_first(root, target, use_all, steps, prune=True)
+
+
 def _bounded_depth_first(root: _Node, target: int, use_all: bool, steps: list[str]) -> _Node | None:
     """Depth-first within `BOUND`, then (only if that fails) depth-first without it, in one trace."""
     return _depth_first(root, target, use_all, steps, BOUND) or _depth_first(root, target, use_all, steps)
@@ -510,4 +533,5 @@ def _best_first(root: _Node, target: int, use_all: bool, steps: list[str]) -> _N
     )
 
 
-SEARCHES = {"dfs": _depth_first, "bfs": _breadth_first, "best-first": _best_first, "dfs-bounded": _bounded_depth_first}
+SEARCHES = {"dfs": _depth_first, "bfs": _breadth_first, "best-first": _best_first, "dfs-bounded": _bounded_depth_first,
+            "dfs-pruned": _pruned_depth_first}

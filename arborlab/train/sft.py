@@ -60,7 +60,8 @@ class SFTConfig:
     max_steps: int = 2000
     token_budget: int = 0  # when > 0: train on about this many tokens (max_steps follows from the mean length)
     # when > 0: seconds of training (evaluations not counted); at the end of warmup the measured
-    # step time fixes max_steps (written back to config.toml, so a resumed run keeps it)
+    # step time fixes max_steps, re-fitted to the pace on the way (written back to config.toml, so
+    # a resumed run keeps it; see train/time_budget.py)
     time_budget: float = 0.0
     grad_clip: float = 1.0
     log_every: int = 20
