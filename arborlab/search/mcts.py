@@ -30,15 +30,16 @@ from arborlab.tasks import Problem
 
 
 class Environment(Protocol):
+    """What MCTS searches. Instead of `expand`, an environment whose rollouts are samples that
+    continue where an expansion ends may give ``expand_and_evaluate(states)``, one sampled child of
+    each state and the reward of one rollout from that child, drawn in one pass:
+    ``[(child state, key, finished, reward)]``. `evaluate` is still called on finished leaves."""
+
     def expand(self, states: Sequence) -> list[tuple[object, Hashable, bool]]:
         """One sampled child of each state: (child state, key that identifies equal children, finished)."""
 
     def evaluate(self, states: Sequence) -> list[float]:
         """A reward in [0, 1] for each state."""
-
-    # Optional: ``expand_and_evaluate(states) -> list[(child state, key, finished, reward)]``, one
-    # sampled child of each state and the reward of one rollout from that child. An environment whose
-    # rollouts are samples that continue where an expansion ends can draw both in one pass.
 
 
 @dataclass(eq=False)
@@ -145,12 +146,6 @@ class _PolicyEnvironment:
         self.finished: list[Trace] = []
         self.scores: list[float] = []
         self.round = 0
-
-    def expand(self, states: Sequence[Trace]) -> list[tuple[Trace, tuple, bool]]:
-        self.round += 1
-        config = self.context.config
-        children = self.context.policy.step(states, self.budgets, config.temperature, config.seed + 7_919 * self.round)
-        return [(child, child.ids, child.done) for child in children]
 
     def evaluate(self, states: Sequence[Trace]) -> list[float]:
         config = self.context.config

@@ -83,7 +83,7 @@ class Policy:
 
     def text(self, trace: Trace) -> str:
         """The completion text of a trace (from ``<think>`` on)."""
-        return self.tokenizer.decode(list(trace.completion_ids), skip_special_tokens=True)
+        return self.texts([trace])[0]
 
     def texts(self, traces: Sequence[Trace]) -> list[str]:
         """`text` of each trace, decoded in one batch: search scores hundreds of traces a round.
