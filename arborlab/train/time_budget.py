@@ -19,8 +19,9 @@ from arborlab.train import distributed
 SKIPPED_STEPS = 5
 #: the share of the steps left that is timed before the length is fitted again
 REFIT_SHARE = 0.25
-#: the fewest steps timed for a re-fit; with fewer left, the length stays
-MIN_TIMED = 10
+#: the fewest steps timed for a re-fit (fewer give noisy paces: 0.11 and 0.23 s a step in two
+#: 10-step windows of one demo run); with fewer left, the length stays
+MIN_TIMED = 50
 #: a re-fit that changes the length by less than this share keeps the old one (no needless lr jumps)
 REFIT_TOLERANCE = 0.01
 
