@@ -263,9 +263,14 @@ def test_a_prefix_cache_continues_completions_without_re_reading_them(model, pro
     assert tokens_of(sample(model, continued, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
         sample(model, continued, 8, temperature=0, stop_ids=()))
     assert cache.resumed_calls == 2 * int(fast)
+    # repeated prompts (beam search continues each kept beam M times): each copy continues alike
+    repeated = [continued[1], continued[0], continued[1], continued[1]]
+    assert tokens_of(sample(model, repeated, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
+        sample(model, repeated, 8, temperature=0, stop_ids=()))
+    assert cache.resumed_calls == 3 * int(fast)
     # one prompt it has never seen: the whole call prefills
     sample(model, [*continued, [5, 6, 7]], 4, temperature=0, stop_ids=(), prefix_cache=cache)
-    assert cache.resumed_calls == 2 * int(fast)
+    assert cache.resumed_calls == 3 * int(fast)
     # a cache that may hold nothing, or one call only, forgets
     assert PrefixCache(calls=0).get(continued[0]) is None
     small = PrefixCache(calls=1)
