@@ -90,19 +90,14 @@ def run_sos_study(study: SoSStudy, out: Path | str, show_progress: bool = True) 
                 refusal = str(error)
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "not_trained.json").write_text(json.dumps({"max_length": study.max_length, "reason": refusal}))
-            if refusal:
-                results.append({"order": order, "budget_minutes": minutes, "not_trained": refusal})
-                (out / "results.json").write_text(json.dumps(results, indent=2))
-                continue
-            results.append({
-                "order": order,
-                "budget_minutes": minutes,
+            outcome = {"not_trained": refusal} if refusal else {
                 "train_tokens": trained["train_tokens"],
                 "train_seconds": trained["train_seconds"],
                 "seen_accuracy": _cached_accuracy(folder / "seen.json", folder, seen_rows, study),
                 "unseen_accuracy": _cached_accuracy(folder / "unseen.json", folder, unseen_rows, study),
                 "n_each": len(seen_rows),
-            })
+            }
+            results.append({"order": order, "budget_minutes": minutes, **outcome})
             (out / "results.json").write_text(json.dumps(results, indent=2))
     _write_report(out, study, results, unseen, rate)
     return results

@@ -109,8 +109,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         )
         init_number_embeddings(model, tokenizer, config.number_init)
     encoded = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
-    examples = [e for e in encoded if len(e.ids) <= config.max_length]
-    check_examples_fit(encoded, examples, config.max_length, getattr(model.config, "max_position_embeddings", None))
+    examples = examples_that_fit(encoded, config.max_length, getattr(model.config, "max_position_embeddings", None))
     if config.drill_share > 0:
         n_sheets = round(len(examples) * config.drill_share / (1 - config.drill_share))
         equations = trace_equations(r["completion"] for r in rows["train"])
@@ -194,16 +193,18 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
 
 
 class ExamplesDoNotFit(ArborError):
-    """Most training examples are longer than `max_length` (see `check_examples_fit`)."""
+    """Most training examples are longer than `max_length` (see `examples_that_fit`)."""
 
 
-def check_examples_fit(encoded: list, kept: list, max_length: int, positions: int | None) -> None:
-    """Refuse a run that would leave most of its data out: training on the few examples that fit
-    in `max_length` (the shortest problems) quietly teaches something else than the dataset."""
+def examples_that_fit(encoded: list, max_length: int, positions: int | None) -> list:
+    """The examples of at most `max_length` tokens. Refuses a run that would leave most of its data
+    out: training on the few examples that fit (the shortest problems) quietly teaches something
+    else than the dataset."""
     if not encoded:  # an empty training split (then the counts below would divide by zero)
         raise ExamplesDoNotFit(f"no training example fits in max_length {max_length} tokens.")
+    kept = [e for e in encoded if len(e.ids) <= max_length]
     if 2 * len(kept) >= len(encoded):
-        return
+        return kept
     median = sorted(len(e.ids) for e in encoded)[len(encoded) // 2]
     room = f" (the model has {positions:,} positions)" if positions else ""
     raise ExamplesDoNotFit(
