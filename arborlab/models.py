@@ -182,6 +182,9 @@ FOURIER_PERIODS = (10, 100, 1000)
 def init_number_embeddings(model, tokenizer, scheme: str) -> int:
     """Give every integer token 0–999 a structured embedding; returns how many rows changed.
 
+    The tokens of the last three digits of numbers of 1,000 or more that begin with 0 (``081`` in
+    1081) start as their value's row (81's); the rows of 100–999 already serve both.
+
     "digits": dimensions 0–9, 10–19 and 20–29 of the row for n hold one-hots of its units, tens and
     hundreds digits (scaled to the norm of a random row), the rest keeps its random init. With tied
     embeddings the same rows score output tokens, so from the first step a number's logit is a sum
@@ -201,7 +204,9 @@ def init_number_embeddings(model, tokenizer, scheme: str) -> int:
     if scheme == "random" or embeddings.shape[1] < needed:
         return 0
     vocabulary = tokenizer.get_vocab()
-    rows = [(vocabulary[str(n)], n) for n in range(1000) if str(n) in vocabulary]
+    # 0-999, and the last three digits of longer numbers when they begin with 0 (000-099) as their value
+    pieces = [(str(n), n) for n in range(1000)] + [(f"{n:03d}", n) for n in range(100)]
+    rows = [(vocabulary[piece], n) for piece, n in pieces if piece in vocabulary]
     with torch.no_grad():
         scale = float(embeddings.norm(dim=1).mean()) / 3**0.5  # three ones: the norm of an average row
         for row, number in rows:

@@ -152,8 +152,10 @@ def test_digit_number_init_spells_each_number_and_scores_outputs_digit_by_digit(
     before = model.get_input_embeddings().weight.detach().clone()
     assert init_number_embeddings(model, tokenizer, "random") == 0
     assert torch.equal(model.get_input_embeddings().weight, before)
-    assert init_number_embeddings(model, tokenizer, "digits") == 1000
+    assert init_number_embeddings(model, tokenizer, "digits") == 1100  # 0-999 and the tails 000-099
     weight = model.get_input_embeddings().weight.detach()
+    # the last three digits of 1081 start spelling 81's digits
+    assert torch.equal(weight[tokenizer.convert_tokens_to_ids("081"), :30], weight[tokenizer.convert_tokens_to_ids("81"), :30])
     row = weight[tokenizer.convert_tokens_to_ids("472")]
     scale = row[2]
     assert scale > 0 and torch.equal((row[:30] != 0).nonzero().flatten(), torch.tensor([2, 17, 24]))
@@ -177,7 +179,7 @@ def test_fourier_number_init_puts_numbers_on_circles_where_adding_is_rotating():
     tokenizer = build_tokenizer(["numbers 1 2 target 3"])
     torch.manual_seed(0)
     model = LlamaForCausalLM(make_config("1m", len(tokenizer), bos_token_id=1, eos_token_id=2, pad_token_id=0, num_hidden_layers=1))
-    assert init_number_embeddings(model, tokenizer, "fourier") == 1000
+    assert init_number_embeddings(model, tokenizer, "fourier") == 1100
     weight = model.get_input_embeddings().weight.detach().double()
     rows = weight[[tokenizer.convert_tokens_to_ids(str(n)) for n in range(1000)]]
     scale = float(rows[0, 0])  # digit one-hots as in "digits": 0 has units digit 0

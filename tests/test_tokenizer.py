@@ -1,11 +1,13 @@
 """The task tokenizer round-trips every trace exactly and loads back with AutoTokenizer."""
 
+import random
+
 import pytest
 from transformers import AutoTokenizer
 
 from arborlab.errors import ArborError
 from arborlab.tasks import get_task, task_names
-from arborlab.tokenizer import build_tokenizer, frequent_phrases, pieces
+from arborlab.tokenizer import LEADING_MARK, build_tokenizer, frequent_phrases, pieces
 
 
 def _texts(name, n=30):
@@ -32,10 +34,27 @@ def test_numbers_up_to_999_are_one_token_and_longer_ones_split():
     tokenizer = build_tokenizer(["numbers 1 2 target 3"])
     for number in (0, 7, 42, 999):
         assert len(tokenizer(str(number), add_special_tokens=False)["input_ids"]) == 1
-    assert pieces("3234+5") == ["3", "234", "+", "5"]
+    assert pieces("3234+5") == ["3" + LEADING_MARK, "234", "+", "5"]
     assert pieces("<think>\n12*3=36, left 36</think>") == [
         "<think>", "\n", "12", "*", "3", "=", "36", ",", " ", "left", " ", "36", "</think>"
     ]
+
+
+def test_numbers_of_a_thousand_and_more_begin_with_marked_digits_and_round_trip():
+    """A leading digit is a token of its own kind, never the number it spells: after writing the 4
+    of 4785 a model knows the number goes on."""
+    tokenizer = build_tokenizer(["numbers 1 2 target 3\n42*9=378, left 378"])
+    rng = random.Random(0)
+    for number in [1000, 1081, 4785, 10_000, 111_092, 1_234_567] + [rng.randint(1000, 10**9) for _ in range(200)]:
+        text = f"42*9={number}, left {number}"
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert tokenizer.unk_token_id not in ids and tokenizer.decode(ids) == text
+        digits = str(number)
+        expected = [d + LEADING_MARK for d in digits[:-3]] + [digits[-3:]]  # reference: by hand from the digits
+        assert tokenizer.convert_ids_to_tokens(ids)[4 : 4 + len(expected)] == expected
+    four = tokenizer.convert_tokens_to_ids("4")
+    assert four not in tokenizer("4785", add_special_tokens=False)["input_ids"]
+    assert tokenizer.batch_decode([tokenizer("numbers 1081 4", add_special_tokens=False)["input_ids"]]) == ["numbers 1081 4"]
 
 
 def test_special_tokens_and_unknown_pieces():

@@ -24,11 +24,11 @@ SLIP_DIFFICULTY = {"digits": 2, "b_digits": 1}
 TINY = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2}
 
 
-def _train(task: str, style: str, difficulty: dict, n_problems: int, steps: int) -> Path:
+def _train(task: str, style: str, difficulty: dict, n_problems: int, steps: int, model: dict = TINY) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"arbor-toy-{task}-"))
     torch.set_num_threads(1)
     config = SFTConfig(
-        task=task, style=style, difficulty=difficulty, n_problems=n_problems, preset="1m", model=TINY, batch_size=32,
+        task=task, style=style, difficulty=difficulty, n_problems=n_problems, preset="1m", model=model, batch_size=32,
         max_steps=steps, learning_rate=5e-3, warmup_steps=10, log_every=50, eval_every=10_000, eval_problems=8,
         final_eval_problems=8, checkpoint_every=10_000, max_new_tokens=60,
     )
@@ -45,4 +45,4 @@ def toy_model_dir() -> Path:
 @lru_cache(maxsize=1)
 def slip_model_dir() -> Path:
     """The PRM backbone's folder (a temporary folder that lives as long as the process)."""
-    return _train(SLIP_TASK, "search", SLIP_DIFFICULTY, 600, 100)
+    return _train(SLIP_TASK, "search", SLIP_DIFFICULTY, 600, 100, model={**TINY, "hidden_size": 64, "intermediate_size": 128})
