@@ -8,6 +8,7 @@ order is a function of (seed, epoch), so a resumed run sees exactly the batches 
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -20,12 +21,24 @@ class Example:
     """Token ids of one prompt + completion, and how many of them belong to the prompt.
 
     `targets`, when given, marks exactly which tokens the loss falls on (one flag per id); by
-    default it falls on every token after the prompt.
+    default it falls on every token after the prompt. `weights`, when given, scales each token's
+    loss (one factor per id; see `result_weights`).
     """
 
     ids: tuple[int, ...]
     n_prompt: int
     targets: tuple[bool, ...] | None = None
+    weights: tuple[float, ...] | None = None
+
+
+def result_weights(ids: Sequence[int], equals_id: int, number_ids: Collection[int], weight: float) -> tuple[float, ...]:
+    """One loss factor per id: `weight` on the tokens of each number written right after an ``=``
+    (an equation's result, e.g. ``7⁺ 686`` in ``42*183=7686``), 1 elsewhere."""
+    factors, in_result = [], False
+    for previous, token in zip((None, *ids), ids):
+        in_result = token in number_ids and (previous == equals_id or (in_result and previous in number_ids))
+        factors.append(weight if in_result else 1.0)
+    return tuple(factors)
 
 
 def prompt_text(prompt: str) -> str:
@@ -63,7 +76,8 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> l
 
 
 def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded tensors: input_ids, attention_mask and labels, each [batch, pos]."""
+    """Right-padded tensors: input_ids, attention_mask and labels, each [batch, pos], and
+    loss_weights [batch, pos] when some example has weights (1 where it has none)."""
     width = max(len(e.ids) for e in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
@@ -77,4 +91,10 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         else:
             flags = torch.tensor(example.targets)
             labels[row, : len(ids)] = torch.where(flags, ids, IGNORE)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    if any(e.weights is not None for e in examples):
+        batch["loss_weights"] = torch.ones((len(examples), width))
+        for row, example in enumerate(examples):
+            if example.weights is not None:
+                batch["loss_weights"][row, : len(example.weights)] = torch.tensor(example.weights)
+    return batch

@@ -30,7 +30,7 @@ from arborlab.runs import RunFolder, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
-from arborlab.train.batches import batch_order, collate, encode_example, prompt_text
+from arborlab.train.batches import Example, batch_order, collate, encode_example, prompt_text, result_weights
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 from arborlab.train.drill import drill_examples, trace_equations
 from arborlab.train.time_budget import StepClock
@@ -75,6 +75,7 @@ class SFTConfig:
     max_length: int = 1024  # training examples longer than this many tokens are left out
     drill_share: float = 0.0  # share of training examples that are arithmetic drill sheets (see train/drill.py)
     drill_per_sheet: int = 20  # equations per drill sheet
+    result_weight: float = 1.0  # loss factor on the tokens of equation results (after "="; see batches.result_weights)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
@@ -114,6 +115,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         n_sheets = round(len(examples) * config.drill_share / (1 - config.drill_share))
         equations = trace_equations(r["completion"] for r in rows["train"])
         examples += drill_examples(tokenizer, equations, n_sheets, config.drill_per_sheet, config.seed)
+    if config.result_weight != 1.0:
+        examples = _weigh_results(examples, tokenizer, config.result_weight)
     lengths = [len(e.ids) for e in examples]
     if config.token_budget > 0:  # equal-token comparisons: the steps that consume the budget
         config.max_steps = max(1, round(config.token_budget * len(lengths) / (sum(lengths) * config.batch_size)))
@@ -214,6 +217,15 @@ def examples_that_fit(encoded: list, max_length: int, positions: int | None) -> 
     )
 
 
+def _weigh_results(examples: list[Example], tokenizer, weight: float) -> list[Example]:
+    """The examples with `weight` on their equation results' tokens."""
+    vocabulary = tokenizer.get_vocab()
+    if "=" not in vocabulary:
+        raise ArborError("result_weight needs equations ('a op b=c') in the traces; this task's have no '='.")
+    numbers = {index for piece, index in vocabulary.items() if piece[:1].isdigit()}
+    return [dataclasses.replace(e, weights=result_weights(e.ids, vocabulary["="], numbers, weight)) for e in examples]
+
+
 def _check_config(config: SFTConfig) -> None:
     """Validate (and type the difficulty of) a new run's settings before anything is written."""
     config.difficulty = get_task(config.task).difficulty(config.difficulty)
@@ -223,6 +235,8 @@ def _check_config(config: SFTConfig) -> None:
         raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
     if config.time_budget < 0 or (config.time_budget > 0 and config.token_budget > 0):
         raise ArborError(f"time_budget must be at least 0 and not set together with token_budget, got {config.time_budget} and {config.token_budget}.")
+    if config.result_weight <= 0:
+        raise ArborError(f"result_weight must be above 0, got {config.result_weight}.")
     if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
         raise ArborError(f"drill_share must be in [0, 1) and drill_per_sheet at least 1, got {config.drill_share} and {config.drill_per_sheet}.")
 
@@ -260,12 +274,16 @@ def completion_loss(model, batch: dict[str, torch.Tensor], bf16: bool, world: in
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=batch["input_ids"]).logits
     shifted_logits, shifted_labels = logits[:, :-1].float(), labels[:, 1:]
-    summed = torch.nn.functional.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1), ignore_index=-100, reduction="sum"
-    )
+    flat_logits, flat_labels = shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1)
+    if "loss_weights" in batch:  # per-token factors (equation results weighed more, say); the log keeps the plain sum
+        per_token = torch.nn.functional.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="none")
+        summed, logged = (per_token * batch["loss_weights"][:, 1:].reshape(-1)).sum(), per_token.detach().sum().item()
+    else:
+        summed = torch.nn.functional.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
+        logged = summed.item()
     local_tokens = int((shifted_labels != -100).sum())
     global_tokens = distributed.all_sum(local_tokens)
-    return summed * world / global_tokens, summed.item(), local_tokens
+    return summed * world / global_tokens, logged, local_tokens
 
 
 def _log_window(window: dict, step: int, lr: float, grad_norm: float, world: int) -> dict:
