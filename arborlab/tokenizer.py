@@ -12,13 +12,12 @@ graded. The vocabulary is the special tokens, the trace tags, every integer 0–
 seen in the texts. ``AutoTokenizer.from_pretrained(folder)`` loads it back.
 
 Numbers of 1,000 and more ("whole" style) are their leading digits, one token each and marked as
-leading (the piece ``7`` plus a mark, a token of its own), then their last three digits (``686``, or ``081`` for
-1081). Without the mark a product such as 4,785 began with the token of the number 4, and a toy
-model that had written that ``4`` lost track of whether the number had ended: derailed traces were
-most of the demo model's wrong answers (a fresh-clone demo: 37 of its 73 ran past 1,000
-characters, most of the rest were garbled lines after a big product). The tokenizer's normalizer
-inserts the mark (a private-use character no task writes) and its decoder drops it, so text
-round-trips unchanged.
+leading (the piece ``7`` plus a mark, a token of its own), then their last three digits (``686``, or
+``081`` for 1081). So every integer encodes without ``<unk>``, and the first token of a big number
+is never the token of the number its digit spells. (It was meant to stop a toy model derailing
+after writing such a digit; on the demo it did not measurably, see the README.) The tokenizer's
+normalizer inserts the mark (a private-use character no task writes) and its decoder drops it, so
+text round-trips unchanged.
 """
 
 from __future__ import annotations
