@@ -1,15 +1,15 @@
 """The task tokenizer: a word-level `PreTrainedTokenizerFast` that round-trips traces exactly.
 
-Pieces are the trace tags, integers 0–999 (one token each), frequent phrases, words, single spaces, newlines and single
-symbols. A phrase is a stretch of text without digits or newlines that recurs between numbers in
+Pieces are the trace tags, integers 0–999 (one token each), frequent phrases, words, single
+spaces, newlines and single symbols. A phrase is a stretch of text without digits or newlines that recurs between numbers in
 the texts the tokenizer is built from (``", left "``, ``"back to "``): one token instead of three to
 five, so traces are about a third shorter (countdown-3 search: 36%) and a model's step lines are more regular. Newlines stay
 tokens of their own, so a step always ends at the newline token.
 
 The decoder fuses pieces back without adding spaces, so ``decode(encode(text)) == text`` for any
 text whose pieces are in the vocabulary; that exactness is what lets a model's sampled tokens be
-graded. The vocabulary is the special tokens, the trace tags, every integer 0–999 and every piece
-seen in the texts. ``AutoTokenizer.from_pretrained(folder)`` loads it back.
+graded. The vocabulary is the special tokens, the trace tags, every number piece (`number_pieces`)
+and every piece seen in the texts. ``AutoTokenizer.from_pretrained(folder)`` loads it back.
 
 Numbers of 1,000 and more ("whole" style) are their leading digits, one token each and marked as
 leading (the piece ``7`` plus a mark, a token of its own), then their last three digits (``686``, or
