@@ -36,7 +36,8 @@ def result_weights(ids: Sequence[int], equals_id: int, number_ids: Collection[in
     (an equation's result, e.g. ``7⁺ 686`` in ``42*183=7686``), 1 elsewhere."""
     factors, in_result = [], False
     for previous, token in zip((None, *ids), ids):
-        in_result = token in number_ids and (previous == equals_id or (in_result and previous in number_ids))
+        # a result goes on while number tokens follow it (the token before was then a result token)
+        in_result = token in number_ids and (previous == equals_id or in_result)
         factors.append(weight if in_result else 1.0)
     return tuple(factors)
 
