@@ -47,7 +47,7 @@ def test_the_weighted_loss_is_the_weighted_token_sum_and_the_log_keeps_the_plain
     assert torch.allclose(loss, (per_token * weights).sum() / n_targets, rtol=1e-5)
     assert logged == pytest.approx(float(per_token.detach().sum()), rel=1e-5)
     plain, plain_logged, _ = completion_loss(model, {k: v for k, v in batch.items() if k != "loss_weights"}, False, 1)
-    assert plain_logged == pytest.approx(logged, rel=1e-5) and float(loss) > float(plain)
+    assert plain_logged == pytest.approx(logged, rel=1e-5) and float(loss.detach()) > float(plain.detach())
 
 
 def test_a_non_positive_result_weight_is_refused_before_any_work(tmp_path):
