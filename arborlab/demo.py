@@ -38,6 +38,9 @@ DEMO = dict(
     # number embeddings start by spelling their digits and sitting on circles of period 10, 100 and
     # 1000, where adding is rotating: sums 96% right teacher-forced against 72% with digits alone
     number_init="fourier",
+    # Muon on the hidden matrices: 91.4% at a fixed 4,500 steps (lr 3e-3 and 6e-3 alike) where
+    # AdamW reached 83.4% at 5,300, for about 17% more time a step
+    optimizer="muon",
     batch_size=12,  # small batches: at this budget the number of updates limits learning
     learning_rate=3e-3,  # 4e-3 learned slower (val 38% against 54% at step 2,200)
     warmup_steps=100,

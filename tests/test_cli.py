@@ -131,9 +131,10 @@ def test_score_points_at_the_first_invalid_step_of_a_trace(tmp_path):
     assert "first_invalid_step" not in verdicts[2]  # no trace to check
 
 
-def test_train_sft_rejects_unknown_number_settings_before_any_work(tmp_path):
+def test_train_sft_rejects_unknown_number_and_optimizer_settings_before_any_work(tmp_path):
     for option, value, fragment in (("--numbers", "roman", "numbers must be one of whole, digits"),
-                                    ("--number-init", "abacus", "number_init must be one of random, digits, fourier")):
+                                    ("--number-init", "abacus", "number_init must be one of random, digits, fourier"),
+                                    ("--optimizer", "sgd", "optimizer must be one of adamw, muon")):
         out = tmp_path / value
         assert_one_sentence_error(*arbor("train", "sft", "--out", str(out), option, value), fragment)
         assert not (out / "data").exists()  # no dataset was made

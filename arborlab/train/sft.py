@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import torch
-from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
+from transformers import LlamaForCausalLM
 
 from arborlab.data import make_dataset
 from arborlab.errors import ArborError
@@ -33,6 +33,7 @@ from arborlab.train import distributed
 from arborlab.train.batches import Example, batch_order, collate, encode_example, prompt_text, result_weights
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 from arborlab.train.drill import drill_examples, trace_equations
+from arborlab.train.optimizers import OPTIMIZERS, CosineSchedules, build_optimizers
 from arborlab.train.time_budget import StepClock
 
 PREDICTIONS_FILE = "predictions.jsonl"  # the final held-out answers, in `arbor tasks score`'s input format
@@ -55,6 +56,7 @@ class SFTConfig:
     seed: int = 0
     batch_size: int = 64
     learning_rate: float = 3e-3
+    optimizer: str = "adamw"  # or "muon": Muon on the hidden weight matrices, AdamW on the rest (train/optimizers.py)
     weight_decay: float = 0.01
     warmup_steps: int = 100
     max_steps: int = 2000
@@ -121,10 +123,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     if config.token_budget > 0:  # equal-token comparisons: the steps that consume the budget
         config.max_steps = max(1, round(config.token_budget * len(lengths) / (sum(lengths) * config.batch_size)))
 
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
-    )
-    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+    optimizer = build_optimizers(model, config.optimizer, config.learning_rate, config.weight_decay)
+    schedule = CosineSchedules(optimizer, config.warmup_steps, config.max_steps)
     if steps_done:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -157,7 +157,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             optimizer.zero_grad(set_to_none=True)
             if (fixed := clock.stop(step)) is not None:  # the time budget now fixes the run's length
                 config.max_steps = fixed["max_steps"]
-                schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps, last_epoch=step - 1)
+                schedule = CosineSchedules(optimizer, config.warmup_steps, config.max_steps, last_epoch=step - 1)
                 advance(0, total=config.max_steps)
                 if rank == 0:
                     run.write_config(dataclasses.asdict(config))
@@ -235,6 +235,8 @@ def _check_config(config: SFTConfig) -> None:
         raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
     if config.time_budget < 0 or (config.time_budget > 0 and config.token_budget > 0):
         raise ArborError(f"time_budget must be at least 0 and not set together with token_budget, got {config.time_budget} and {config.token_budget}.")
+    if config.optimizer not in OPTIMIZERS:
+        raise ArborError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{config.optimizer}'.")
     if config.result_weight <= 0:
         raise ArborError(f"result_weight must be above 0, got {config.result_weight}.")
     if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
