@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arborlab.data import make_dataset
+from arborlab.demo import DEMO
 from arborlab.io import atomic_file
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.runs import RunFolder
@@ -44,6 +45,10 @@ class SoSStudy:
     n_problems: int = 100_000
     preset: str = "3m"
     model: dict[str, Any] = field(default_factory=dict)
+    # the demo's number embeddings and optimizer (sessions 6-8 ran this study with random
+    # embeddings and AdamW)
+    number_init: str = DEMO["number_init"]
+    optimizer: str = DEMO["optimizer"]
     batch_size: int = 12
     learning_rate: float = 2e-3
     warmup_steps: int = 100
@@ -62,7 +67,7 @@ class SoSStudy:
     def sft_config(self, data_dir: Path, **settings) -> SFTConfig:
         defaults = dict(
             task="countdown", style="search", difficulty=dict(self.difficulty), data_dir=str(data_dir), preset=self.preset,
-            model=dict(self.model), seed=self.seed, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            model=dict(self.model), number_init=self.number_init, optimizer=self.optimizer, seed=self.seed, batch_size=self.batch_size, learning_rate=self.learning_rate,
             warmup_steps=self.warmup_steps, eval_every=10**9, final_eval_problems=self.eval_problems,
             checkpoint_every=200, max_new_tokens=self.max_new_tokens, max_length=self.max_length,
         )

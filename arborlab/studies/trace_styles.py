@@ -40,6 +40,7 @@ class StylesStudy:
     preset: str = DEMO["preset"]
     model: dict[str, Any] = field(default_factory=dict)
     number_init: str = DEMO["number_init"]
+    optimizer: str = DEMO["optimizer"]
     batch_size: int = DEMO["batch_size"]
     learning_rate: float = DEMO["learning_rate"]
     warmup_steps: int = DEMO["warmup_steps"]
@@ -51,8 +52,8 @@ class StylesStudy:
     def sft_config(self, style: str) -> SFTConfig:
         return SFTConfig(
             task=self.task, style=style, order=self.order, difficulty=dict(self.difficulty), n_problems=self.n_problems,
-            preset=self.preset, model=dict(self.model), number_init=self.number_init, seed=self.seed, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, warmup_steps=self.warmup_steps, token_budget=self.token_budget,
+            preset=self.preset, model=dict(self.model), number_init=self.number_init, optimizer=self.optimizer, seed=self.seed,
+            batch_size=self.batch_size, learning_rate=self.learning_rate, warmup_steps=self.warmup_steps, token_budget=self.token_budget,
             eval_every=10**9, final_eval_problems=self.eval_problems, checkpoint_every=200,
             max_new_tokens=self.max_new_tokens, max_length=self.max_length,
         )
