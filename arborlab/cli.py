@@ -154,7 +154,7 @@ def train_sft_command(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     optimizer: Optional[str] = typer.Option(None, help="adamw, or muon (Muon on the hidden weight matrices, AdamW on the rest)"),
     seed: Optional[int] = typer.Option(None, help="random seed"),
-    number_init: Optional[str] = typer.Option(None, help="number embeddings: random; digits (start by spelling their digits); fourier (digits, plus points on circles of period 10, 100 and 1000)"),
+    number_init: Optional[str] = typer.Option(None, help="number embeddings: random; digits (start by spelling their digits); fourier (digits, plus points on circles of period 10, 100 and 1000); fourier-harmonics (also periods 2, 2.5 and 5)"),
     numbers: Optional[str] = typer.Option(None, help="tokenizer numbers: whole (one token per integer 0-999) or digits"),
     overwrite: bool = typer.Option(False, help="replace a run already in --out"),
 ) -> None:

@@ -174,9 +174,12 @@ def _read_tokenizer(folder: Path):
         raise ArborError(f"the tokenizer in {folder} cannot be loaded: {reason}.") from None
 
 
-NUMBER_INITS = ("random", "digits", "fourier")
+NUMBER_INITS = ("random", "digits", "fourier", "fourier-harmonics")
 #: "fourier": the periods of the circles each number is placed on (its value mod 10, mod 100, mod 1000)
 FOURIER_PERIODS = (10, 100, 1000)
+#: "fourier-harmonics" adds the units digit's harmonics (periods 2, 2.5 and 5), the circles that
+#: pre-trained LLMs were found to add numbers on (Zhou et al. 2024)
+HARMONIC_PERIODS = (2, 2.5, 5) + FOURIER_PERIODS
 
 
 def init_number_embeddings(model, tokenizer, scheme: str) -> int:
@@ -195,12 +198,14 @@ def init_number_embeddings(model, tokenizer, scheme: str) -> int:
     period T in `FOURIER_PERIODS`, as in FoNE (Zhou et al. 2025). Adding or subtracting numbers is
     then rotating each circle, which a gated MLP can compute from the two operands' angles, and
     carries need no separate learning: the mod-100 angle of a+b is the sum of the operands' angles.
+    "fourier-harmonics": the same with circles of period 2, 2.5 and 5 first (`HARMONIC_PERIODS`).
     "random": no change. The rows stay trainable, and the model stays a plain HF causal LM.
     """
     if scheme not in NUMBER_INITS:
         raise ArborError(f"unknown number embedding init '{scheme}'; choose one of {', '.join(NUMBER_INITS)}.")
     embeddings = model.get_input_embeddings().weight
-    needed = 30 + 2 * len(FOURIER_PERIODS) if scheme == "fourier" else 30
+    periods = {"fourier": FOURIER_PERIODS, "fourier-harmonics": HARMONIC_PERIODS}.get(scheme, ())
+    needed = 30 + 2 * len(periods)
     if scheme == "random" or embeddings.shape[1] < needed:
         return 0
     vocabulary = tokenizer.get_vocab()
@@ -213,8 +218,7 @@ def init_number_embeddings(model, tokenizer, scheme: str) -> int:
             embeddings[row, :30] = 0.0
             for place in range(3):
                 embeddings[row, 10 * place + number // 10**place % 10] = scale
-            if scheme == "fourier":
-                for circle, period in enumerate(FOURIER_PERIODS):
-                    angle = 2 * math.pi * number / period
-                    embeddings[row, 30 + 2 * circle : 32 + 2 * circle] = torch.tensor([math.cos(angle), math.sin(angle)]) * scale
+            for circle, period in enumerate(periods):
+                angle = 2 * math.pi * number / period
+                embeddings[row, 30 + 2 * circle : 32 + 2 * circle] = torch.tensor([math.cos(angle), math.sin(angle)]) * scale
     return len(rows)

@@ -172,24 +172,27 @@ def test_digit_number_init_spells_each_number_and_scores_outputs_digit_by_digit(
         init_number_embeddings(model, tokenizer, "abacus")
 
 
-def test_fourier_number_init_puts_numbers_on_circles_where_adding_is_rotating():
-    from arborlab.models import FOURIER_PERIODS, init_number_embeddings
+@pytest.mark.parametrize("scheme", ["fourier", "fourier-harmonics"])
+def test_fourier_number_init_puts_numbers_on_circles_where_adding_is_rotating(scheme):
+    from arborlab.models import FOURIER_PERIODS, HARMONIC_PERIODS, init_number_embeddings
     from arborlab.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(["numbers 1 2 target 3"])
     torch.manual_seed(0)
     model = LlamaForCausalLM(make_config("1m", len(tokenizer), bos_token_id=1, eos_token_id=2, pad_token_id=0, num_hidden_layers=1))
-    assert init_number_embeddings(model, tokenizer, "fourier") == 1100
+    periods = {"fourier": FOURIER_PERIODS, "fourier-harmonics": (2, 2.5, 5, 10, 100, 1000)}[scheme]
+    assert HARMONIC_PERIODS == (2, 2.5, 5) + FOURIER_PERIODS
+    assert init_number_embeddings(model, tokenizer, scheme) == 1100
     weight = model.get_input_embeddings().weight.detach().double()
     rows = weight[[tokenizer.convert_tokens_to_ids(str(n)) for n in range(1000)]]
     scale = float(rows[0, 0])  # digit one-hots as in "digits": 0 has units digit 0
     assert torch.equal((rows[472, :30] != 0).nonzero().flatten(), torch.tensor([2, 17, 24]))
-    circles = torch.view_as_complex(rows[:, 30 : 30 + 2 * len(FOURIER_PERIODS)].reshape(1000, -1, 2).contiguous()) / scale
-    for period, column in zip(FOURIER_PERIODS, circles.T):  # closed form: e^(2πi n / T)
+    circles = torch.view_as_complex(rows[:, 30 : 30 + 2 * len(periods)].reshape(1000, -1, 2).contiguous()) / scale
+    for period, column in zip(periods, circles.T):  # closed form: e^(2πi n / T)
         n = torch.arange(1000, dtype=torch.float64)
         assert torch.allclose(column, torch.polar(torch.ones(1000, dtype=torch.float64), 2 * torch.pi * n / period))
     a, b = torch.meshgrid(torch.arange(500), torch.arange(500), indexing="ij")
     assert torch.allclose(circles[a] * circles[b], circles[a + b])  # a + b: each circle rotates by b's angle
     # tied output: a hidden state on the circles of 683 scores 683 highest among the circle parts
-    scores = rows[:, 30 : 30 + 2 * len(FOURIER_PERIODS)] @ rows[683, 30 : 30 + 2 * len(FOURIER_PERIODS)]
+    scores = rows[:, 30 : 30 + 2 * len(periods)] @ rows[683, 30 : 30 + 2 * len(periods)]
     assert int(scores.argmax()) == 683
