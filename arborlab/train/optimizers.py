@@ -17,9 +17,25 @@ OPTIMIZERS = ("adamw", "muon")
 ADAMW_BETAS = (0.9, 0.95)
 
 
-class Optimizers:
-    """Several optimizers stepped as one. With a single optimizer its state dict is that optimizer's
-    own, so checkpoints from before Muon existed load unchanged."""
+class _Group:
+    """Members (optimizers or schedules) checkpointed as one. With a single member the state dict is
+    that member's own, so checkpoints from before Muon existed load unchanged."""
+
+    members: list
+
+    def state_dict(self) -> dict:
+        if len(self.members) == 1:
+            return self.members[0].state_dict()
+        return {"members": [member.state_dict() for member in self.members]}
+
+    def load_state_dict(self, state: dict) -> None:
+        states = state["members"] if "members" in state else [state]
+        for member, member_state in zip(self.members, states, strict=True):
+            member.load_state_dict(member_state)
+
+
+class Optimizers(_Group):
+    """Several optimizers stepped as one."""
 
     def __init__(self, optimizers: list[torch.optim.Optimizer]):
         self.members = optimizers
@@ -32,18 +48,8 @@ class Optimizers:
         for optimizer in self.members:
             optimizer.zero_grad(set_to_none=set_to_none)
 
-    def state_dict(self) -> dict:
-        if len(self.members) == 1:
-            return self.members[0].state_dict()
-        return {"members": [optimizer.state_dict() for optimizer in self.members]}
 
-    def load_state_dict(self, state: dict) -> None:
-        states = state["members"] if "members" in state else [state]
-        for optimizer, member_state in zip(self.members, states, strict=True):
-            optimizer.load_state_dict(member_state)
-
-
-class CosineSchedules:
+class CosineSchedules(_Group):
     """Linear warmup then cosine decay (HF's schedule) on each of `optimizers`, stepped as one."""
 
     def __init__(self, optimizers: Optimizers, warmup_steps: int, max_steps: int, last_epoch: int = -1):
@@ -55,16 +61,6 @@ class CosineSchedules:
 
     def get_last_lr(self) -> list[float]:
         return self.members[0].get_last_lr()
-
-    def state_dict(self) -> dict:
-        if len(self.members) == 1:
-            return self.members[0].state_dict()
-        return {"members": [schedule.state_dict() for schedule in self.members]}
-
-    def load_state_dict(self, state: dict) -> None:
-        states = state["members"] if "members" in state else [state]
-        for schedule, member_state in zip(self.members, states, strict=True):
-            schedule.load_state_dict(member_state)
 
 
 def muon_parameters(model: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
