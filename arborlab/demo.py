@@ -37,7 +37,9 @@ DEMO = dict(
     preset="1m",
     # number embeddings start by spelling their digits and sitting on circles of period 10, 100 and
     # 1000, where adding is rotating: sums 96% right teacher-forced against 72% with digits alone
-    number_init="fourier",
+    # with the units digit's harmonics (periods 2, 2.5 and 5) too: 93.6% against 91.4% at a fixed
+    # 4,500 Muon steps, loss 0.068 against 0.097 over the last thousand
+    number_init="fourier-harmonics",
     # Muon on the hidden matrices: 91.4% at a fixed 4,500 steps (lr 3e-3 and 6e-3 alike) where
     # AdamW reached 83.4% at 5,300, for about 17% more time a step
     optimizer="muon",
