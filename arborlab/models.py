@@ -180,6 +180,8 @@ FOURIER_PERIODS = (10, 100, 1000)
 #: "fourier-harmonics" adds the units digit's harmonics (periods 2, 2.5 and 5), the circles that
 #: pre-trained LLMs were found to add numbers on (Zhou et al. 2024)
 HARMONIC_PERIODS = (2, 2.5, 5) + FOURIER_PERIODS
+#: the circles of each scheme that has them
+SCHEME_PERIODS = {"fourier": FOURIER_PERIODS, "fourier-harmonics": HARMONIC_PERIODS}
 
 
 def init_number_embeddings(model, tokenizer, scheme: str) -> int:
@@ -204,7 +206,7 @@ def init_number_embeddings(model, tokenizer, scheme: str) -> int:
     if scheme not in NUMBER_INITS:
         raise ArborError(f"unknown number embedding init '{scheme}'; choose one of {', '.join(NUMBER_INITS)}.")
     embeddings = model.get_input_embeddings().weight
-    periods = {"fourier": FOURIER_PERIODS, "fourier-harmonics": HARMONIC_PERIODS}.get(scheme, ())
+    periods = SCHEME_PERIODS.get(scheme, ())
     needed = 30 + 2 * len(periods)
     if scheme == "random" or embeddings.shape[1] < needed:
         return 0
