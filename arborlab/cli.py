@@ -113,10 +113,11 @@ def tasks_score(
     task_name: str = typer.Argument(..., metavar="TASK"),
     file: Path = typer.Argument(..., metavar="FILE.jsonl", help='lines {"problem": {...}, "answer": "..."}; - for stdin'),
     out: Optional[Path] = typer.Option(None, help="write verdicts here instead of standard output"),
+    summary: bool = typer.Option(False, "--summary", help="also print the wrong answers tallied by reason and by the kind of their first invalid step"),
 ) -> None:
     """Grade answers with the task's exact verifier: one JSON verdict per input line."""
     from arborlab.io import atomic_file
-    from arborlab.score import score_lines
+    from arborlab.score import score_lines, tally_wrong
     from arborlab.tasks import get_task
 
     task = get_task(task_name)
@@ -124,12 +125,33 @@ def tasks_score(
         raise ArborError(f"{file} is not a file.")
     stream = sys.stdin if str(file) == "-" else open(file, encoding="utf-8", errors="replace")
     correct = total = 0
+    verdicts = []
     with stream, (atomic_file(out) if out else nullcontext(sys.stdout)) as sink:
         for verdict in score_lines(task, stream):
             correct, total = correct + verdict["correct"], total + 1
             sink.write(json.dumps(verdict) + "\n")
+            if summary:
+                verdicts.append(verdict)
     share = f" ({correct / total:.1%})" if total else ""
     err_console.print(f"{correct} of {total} correct{share}")
+    if summary:
+        err_console.print(_wrong_answers_table(tally_wrong(verdicts)))
+
+
+def _wrong_answers_table(tally: dict):
+    from rich.table import Table
+
+    table = Table(title=f"{tally['wrong']} wrong answers")
+    table.add_column("first invalid step")
+    table.add_column("count", justify="right")
+    table.add_column("the answer's verdict")
+    table.add_column("count", justify="right")
+    kinds, reasons = list(tally["first_invalid"].items()), list(tally["reasons"].items())
+    for row in range(max(len(kinds), len(reasons))):
+        kind, kind_count = kinds[row] if row < len(kinds) else ("", "")
+        reason, reason_count = reasons[row] if row < len(reasons) else ("", "")
+        table.add_row(kind, str(kind_count), reason, str(reason_count))
+    return table
 
 
 train_app = typer.Typer(help="Train toy models: SFT from scratch, then GRPO or RFT on verifiable rewards.", no_args_is_help=True)

@@ -7,12 +7,15 @@ line a verdict is for). A malformed line gets a verdict saying why, and grading 
 
 When the line holds a reasoning trace (a ``completion`` field, or an answer with a ``<think>``
 block), the verdict adds ``first_invalid_step``: ``{"index", "step", "reason"}`` of the first step
-the task's step checker rejects, or None when every step is valid: where a wrong answer went wrong.
+the task's step checker rejects (and its ``kind``, `Task.step_kind`), or None when every step is
+valid: where a wrong answer went wrong. `tally_wrong` sums the wrong answers up by both.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from typing import Iterable, Iterator
 
 from arborlab.errors import ArborError
@@ -50,10 +53,10 @@ def _judge(task: Task, line: str, line_number: int) -> dict:
 
 
 def first_invalid_step(task: Task, problem: dict, trace: str) -> dict | None:
-    """``{"index", "step", "reason"}`` of the first step of `trace` the step checker rejects, or None."""
+    """``{"index", "step", "reason", "kind"}`` of the first step of `trace` the step checker rejects, or None."""
     for check in task.check_steps(problem, split_steps(trace)):
         if not check.valid:
-            return {"index": check.index, "step": check.step, "reason": check.reason}
+            return {"index": check.index, "step": check.step, "reason": check.reason, "kind": task.step_kind(check.step)}
     return None
 
 
@@ -62,3 +65,26 @@ def score_lines(task: Task, lines: Iterable[str]) -> Iterator[dict]:
     for number, line in enumerate(lines, start=1):
         if line.strip():
             yield score_line(task, line, number)
+
+
+def tally_wrong(verdicts: Iterable[dict]) -> dict:
+    """The wrong answers among `verdicts`, counted two ways.
+
+    Returns ``{"total", "wrong", "reasons": {reason: count}, "first_invalid": {kind: count}}``:
+    reasons with their numbers written as N (so "evaluates to 55, not 51" and "evaluates to 7, not
+    9" count together), and the kind of each wrong trace's first invalid step ("all steps valid"
+    when the checker rejects none, "no trace" when the line held none). Most common first.
+    """
+    total, reasons, kinds = 0, Counter(), Counter()
+    for verdict in verdicts:
+        total += 1
+        if verdict["correct"]:
+            continue
+        reasons[re.sub(r"\d+", "N", verdict["reason"])] += 1
+        if "first_invalid_step" not in verdict:
+            kinds["no trace"] += 1
+        else:
+            step = verdict["first_invalid_step"]
+            kinds["all steps valid" if step is None else step["kind"]] += 1
+    return {"total": total, "wrong": sum(reasons.values()), "reasons": dict(reasons.most_common()),
+            "first_invalid": dict(kinds.most_common())}

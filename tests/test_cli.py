@@ -8,6 +8,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from arborlab.score import tally_wrong
+
 
 def arbor(*args, stdin=None):
     """Run `arbor ARGS…` in a subprocess; returns (exit code, stdout, stderr)."""
@@ -129,6 +131,33 @@ def test_score_points_at_the_first_invalid_step_of_a_trace(tmp_path):
     assert verdicts[0]["first_invalid_step"] is None
     assert verdicts[1]["first_invalid_step"]["index"] == 1 and verdicts[1]["first_invalid_step"]["step"] == steps[1].replace("116", "117")
     assert "first_invalid_step" not in verdicts[2]  # no trace to check
+
+
+def test_score_summary_tallies_wrong_answers_by_reason_and_first_invalid_step(tmp_path):
+    problem = {"numbers": [25, 75, 16], "target": 84}
+    def trace(steps, answer):
+        return "<think>\n" + "\n".join(steps) + f"\n</think><answer>{answer}</answer>"
+    lines = [
+        trace(["25+75=100, left 16 100, target 84", "100-16=84, left 84, target 84"], "(25+75)-16"),  # right
+        trace(["25+75=101, left 16 101, target 84"], "(25+75)-17"),  # a sum slip; answer uses 17
+        trace(["25+75=100, left 16 100, target 84", "100-16=85, left 85, target 84"], "25+75+16"),  # difference
+        trace(["25*75=1876, left 16 1876, target 84"], "25*75-16"),  # a big product
+        trace(["25*75=1875, left 16 1875, target 84"], "25*75+16"),  # every step valid, wrong answer
+        "(25+75)-16",  # no trace, right
+        "25+75",  # no trace, wrong
+    ]
+    path = tmp_path / "answers.jsonl"
+    path.write_text("".join(json.dumps({"problem": problem, "answer": answer}) + "\n" for answer in lines))
+    code, out, err = arbor("tasks", "score", "countdown", str(path), "--summary")
+    assert code == 0 and "2 of 7 correct" in err
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    assert [v.get("first_invalid_step", {}) and v["first_invalid_step"]["kind"] for v in verdicts[:5]] == [
+        None, "sum", "difference", "product >= 1000", None]
+    tally = tally_wrong(verdicts)
+    assert tally["total"] == 7 and tally["wrong"] == 5
+    assert tally["first_invalid"] == {"sum": 1, "difference": 1, "product >= 1000": 1, "all steps valid": 1, "no trace": 1}
+    assert sum(tally["reasons"].values()) == 5 and tally["reasons"]["the answer evaluates to N, not N"] == 3
+    assert "5 wrong answers" in err and "product >= 1000" in err
 
 
 def test_train_sft_rejects_unknown_number_and_optimizer_settings_before_any_work(tmp_path):

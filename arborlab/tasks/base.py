@@ -206,6 +206,11 @@ class Task(ABC):
     def check_steps(self, problem: Problem, steps: list[str]) -> list[StepCheck]:
         """Judge each step of a (partial) trace in order, replaying the state it reaches."""
 
+    def step_kind(self, step: str) -> str:
+        """What kind of step a step line is meant to be, read from its text alone (e.g. countdown's
+        "sum" or "product >= 1000"), for tallying where wrong answers go wrong. Default: "step"."""
+        return "step"
+
     # ---- traces -----------------------------------------------------------------------------
 
     @abstractmethod

@@ -48,6 +48,8 @@ MAX_ANSWER_CHARS = 1000
 ANSWER_CHARACTERS = frozenset("0123456789+-*/() ")
 APPLY_STEP = re.compile(r"(\d+)([-+*/])(\d+)=(\d+), left ((?:\d+ )*\d+), target (\d+)")
 BACK_STEP = re.compile(r"back to ((?:\d+ )*\d+), target (\d+)")
+OPERATION_NAMES = {"+": "sum", "-": "difference", "*": "product", "/": "quotient"}
+BIG_PRODUCT = 1000  # products from here on take several tokens ("whole" numbers are 0-999)
 
 
 # ---- integer steps (traces) --------------------------------------------------------------------
@@ -321,6 +323,17 @@ class Countdown(Task):
             depth = len(problem["numbers"]) - len(state)
             checks.append(StepCheck(index, step, True, solvable, reason, depth=depth, value=value))
         return checks
+
+    def step_kind(self, step: str) -> str:
+        """The operation an apply line writes (a product of 1,000 or more apart: its result takes
+        several tokens), "back to", or "malformed" for a line of neither form."""
+        applied = APPLY_STEP.fullmatch(step)
+        if applied:
+            a, op, b = int(applied.group(1)), applied.group(2), int(applied.group(3))
+            if op == "*" and a * b >= BIG_PRODUCT:
+                return f"product >= {BIG_PRODUCT}"
+            return OPERATION_NAMES[op]
+        return "back to" if BACK_STEP.fullmatch(step) else "malformed"
 
     def write_steps(self, problem: Problem, style: str, order: str, rng: random.Random) -> tuple[list[str], str]:
         numbers, target, use_all = problem["numbers"], problem["target"], problem.get("use_all", True)

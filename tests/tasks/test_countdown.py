@@ -353,3 +353,18 @@ def test_pruned_dfs_skips_only_last_steps_a_comparison_rules_out_and_still_solve
     assert pruned_lines < 0.8 * dfs_lines
     zero = {"numbers": [5, 3, 3], "target": 0, "use_all": True}  # 5*(3-3): the product by 0 is the answer
     assert TASK.verify(zero, TASK.trace(zero, "search", "dfs-pruned")).correct
+
+
+@pytest.mark.parametrize("step, kind", [
+    ("4+5=9, left 6 9, target 24", "sum"),
+    ("9-4=5, left 6 5, target 24", "difference"),
+    ("4*5=20, left 6 20, target 24", "product"),
+    ("8/4=3, left 6 3, target 24", "quotient"),  # a wrong quotient is still meant as one
+    ("40*25=1000, left 6 1000, target 24", "product >= 1000"),
+    ("40*25=999, left 6 999, target 24", "product >= 1000"),  # by the operands, not the written result
+    ("37*27=999, left 6 999, target 24", "product"),
+    ("back to 4 5 6, target 24", "back to"),
+    ("4+5=9 left 6 9", "malformed"),
+])
+def test_step_kind_names_the_operation_a_line_writes(step, kind):
+    assert TASK.step_kind(step) == kind
