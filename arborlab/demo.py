@@ -18,6 +18,7 @@ from rich.table import Table
 from arborlab.io import atomic_file
 from arborlab.render import render_trace
 from arborlab.runs import RunFolder
+from arborlab.score import score_lines, tally_wrong
 from arborlab.tasks import get_task
 from arborlab.text import split_steps
 from arborlab.train.sft import SFTConfig, train_or_resume
@@ -108,12 +109,20 @@ def run_demo(task_name: str, out: Path, quick: bool = False, seed: int = 0, cons
         "model_dir": str(run.final),
         "predictions": result["predictions"],
         "report": str(run.path / "report.html"),
+        # where the wrong answers went wrong: their first invalid step's kind (`arbor tasks score --summary`)
+        "wrong_answers": _wrong_answers(task, result["predictions"]),
     }
     with atomic_file(run.path / "summary.json") as stream:
         json.dump(summary, stream, indent=2)
     console.print(_summary_table(summary))
     console.print(f"report: {summary['report']}\nsummary: {run.path / 'summary.json'}")
     return summary
+
+
+def _wrong_answers(task, predictions: str) -> dict[str, int]:
+    """The held-out wrong answers counted by the kind of their first invalid step."""
+    with open(predictions, encoding="utf-8") as stream:
+        return tally_wrong(score_lines(task, stream))["first_invalid"]
 
 
 def _pick_trace(task, predictions: list[dict]) -> dict | None:
@@ -130,6 +139,9 @@ def _summary_table(summary: dict) -> Table:
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("held-out greedy accuracy", f"{summary['heldout_accuracy']:.1%} of {summary['n_heldout']} problems")
+    if summary["wrong_answers"]:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in summary["wrong_answers"].items())
+        table.add_row("wrong answers by first invalid step", kinds)
     table.add_row("total time", f"{summary['total_seconds']:.0f} s")
     table.add_row("model", summary["model_dir"])
     return table

@@ -19,6 +19,13 @@ def test_quick_demo_summary_rescores_to_the_same_accuracy(tmp_path):
         verdicts = list(score_lines(get_task("countdown"), stream))
     assert len(verdicts) == 30
     assert summary["heldout_accuracy"] == sum(v["correct"] for v in verdicts) / 30
+    wrong = [v for v in verdicts if not v["correct"]]
+    assert sum(summary["wrong_answers"].values()) == len(wrong)
+    for verdict in wrong:
+        if "first_invalid_step" not in verdict:  # the tiny model wrote no <think> block
+            assert summary["wrong_answers"]["no trace"] >= 1
+        elif verdict["first_invalid_step"] is not None:
+            assert summary["wrong_answers"][verdict["first_invalid_step"]["kind"]] >= 1
     tokenizer = AutoTokenizer.from_pretrained(summary["model_dir"])
     model = AutoModelForCausalLM.from_pretrained(summary["model_dir"])
     assert model.config.vocab_size == len(tokenizer)
