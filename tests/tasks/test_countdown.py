@@ -327,32 +327,36 @@ def test_bounded_dfs_writes_numbers_above_999_only_when_no_smaller_route_reaches
         assert (largest <= 999) == within, problem
 
 
-def test_pruned_dfs_skips_only_last_steps_a_comparison_rules_out_and_still_solves():
+@pytest.mark.parametrize("order, pruned_ops, most_lines", [("dfs-pruned", "+*", 0.8), ("dfs-pruned-products", "*", 0.95)])
+def test_pruned_dfs_skips_only_last_steps_a_comparison_rules_out_and_still_solves(order, pruned_ops, most_lines):
     """`dfs-pruned` never writes a last step (one number left after it) that is a sum or product of
-    a number above the target, writes only valid steps, and answers exactly when the integer search
-    can (brute force), in fewer lines than `dfs`; with target 0 a product by 0 is not pruned."""
+    a number above the target (`dfs-pruned-products`: a product), writes only valid steps, and
+    answers exactly when the integer search can (brute force), in fewer lines than `dfs`; with
+    target 0 a product by 0 is not pruned."""
     step_form = re.compile(r"(\d+)([-+*/])(\d+)=\d+, left (\S+), target (\d+)")
     knobs = [{"n_numbers": 3}, {"n_numbers": 4}, {"n_numbers": 3, "max_number": 6, "min_target": 0, "max_target": 4}]
-    pruned_lines = dfs_lines = 0
+    pruned_lines = dfs_lines = kept_misses = 0
     for difficulty in knobs:
         for problem in [*TASK.problems(80, seed=31, difficulty=difficulty),
                         *TASK.problems(20, seed=32, difficulty=difficulty, solvable=False)]:
-            trace = TASK.trace(problem, "search", "dfs-pruned")
+            trace = TASK.trace(problem, "search", order)
             steps = split_steps(trace)
             assert all(check.valid for check in TASK.check_steps(problem, steps))
             target = problem["target"]
             for step in steps:
                 if match := step_form.fullmatch(step):  # one number left (`\S+` holds no space)
                     a, op, b = int(match.group(1)), match.group(2), int(match.group(3))
-                    assert not (op in "+*" and max(a, b) > target >= 1), (problem, step)
+                    assert not (op in pruned_ops and max(a, b) > target >= 1), (problem, step)
+                    kept_misses += op not in pruned_ops and op in "+*" and max(a, b) > target >= 1
             reachable = brute_integer_reachable(tuple(sorted(problem["numbers"])), target, True)
             assert TASK.verify(problem, trace).correct, problem  # an expression, or "no solution" when there is none
             assert (extract_answer(trace) != TASK.no_solution) == reachable, problem
             pruned_lines += len(steps)
             dfs_lines += len(split_steps(TASK.trace(problem, "search", "dfs")))
-    assert pruned_lines < 0.8 * dfs_lines
+    assert pruned_lines < most_lines * dfs_lines
+    assert (kept_misses > 0) == ("+" not in pruned_ops)  # dfs-pruned-products still writes sums that miss
     zero = {"numbers": [5, 3, 3], "target": 0, "use_all": True}  # 5*(3-3): the product by 0 is the answer
-    assert TASK.verify(zero, TASK.trace(zero, "search", "dfs-pruned")).correct
+    assert TASK.verify(zero, TASK.trace(zero, "search", order)).correct
 
 
 @pytest.mark.parametrize("step, kind", [
