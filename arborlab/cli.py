@@ -22,7 +22,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 STYLE_HELP = "trace style: direct (answer only), cot (shortest chain of thought) or search (with backtracking)"
-ORDER_HELP = "search order for --style search: dfs, bfs, best-first, or a task's own (countdown: dfs-bounded; see `arbor tasks list`)"
+ORDER_HELP = "search order for --style search: dfs, bfs, best-first, or a task's own (countdown: dfs-bounded, dfs-pruned, dfs-pruned-products; see `arbor tasks list`)"
 DIFFICULTY_HELP = "a difficulty knob as KEY=VALUE; repeat for several (see 'arbor tasks list')"
 
 
