@@ -252,6 +252,7 @@ def test_a_prefix_cache_continues_completions_without_re_reading_them(model, pro
     first = sample(model, prompts, 10, temperature=0, stop_ids=(), prefix_cache=cache)
     continued = [p + c.tokens for p, c in zip(prompts, first)]
     then = sample(model, continued, NEW - 10, temperature=0, stop_ids=(), prefix_cache=cache)
+    whole = [p + c.tokens for p, c in zip(continued, then)]
     straight = sample(model, prompts, NEW, temperature=0, stop_ids=())
     assert cache.resumed_calls == int(fast)
     assert [a.tokens + b.tokens for a, b in zip(first, then)] == tokens_of(straight)
@@ -263,14 +264,19 @@ def test_a_prefix_cache_continues_completions_without_re_reading_them(model, pro
     assert tokens_of(sample(model, continued, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
         sample(model, continued, 8, temperature=0, stop_ids=()))
     assert cache.resumed_calls == 2 * int(fast)
+    # rows of two earlier calls, interleaved: each continues as a fresh prefill of it would
+    mixed = [continued[1], whole[0], continued[0], whole[2], continued[2]]
+    assert tokens_of(sample(model, mixed, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
+        sample(model, mixed, 8, temperature=0, stop_ids=()))
+    assert cache.resumed_calls == 3 * int(fast)
     # repeated prompts (beam search continues each kept beam M times): each copy continues alike
     repeated = [continued[1], continued[0], continued[1], continued[1]]
     assert tokens_of(sample(model, repeated, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
         sample(model, repeated, 8, temperature=0, stop_ids=()))
-    assert cache.resumed_calls == 3 * int(fast)
+    assert cache.resumed_calls == 4 * int(fast)
     # one prompt it has never seen: the whole call prefills
     sample(model, [*continued, [5, 6, 7]], 4, temperature=0, stop_ids=(), prefix_cache=cache)
-    assert cache.resumed_calls == 3 * int(fast)
+    assert cache.resumed_calls == 4 * int(fast)
     # a cache that may hold nothing, or one call only, forgets
     assert PrefixCache(calls=0).get(continued[0]) is None
     small = PrefixCache(calls=1)
