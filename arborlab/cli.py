@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from arborlab.errors import ArborError
@@ -300,7 +301,7 @@ def sample_command(
     top_p: float = typer.Option(1.0, "--top-p", help="nucleus sampling mass"),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="tokens to generate at most"),
     out: Path = typer.Option(..., help="output JSONL: prompt, completion, tokens, logprobs per sample"),
-    backend: str = typer.Option("arbor", help="arbor (ours) or hf (transformers generate)"),
+    backend: str = typer.Option("arbor", help="arbor (ours), hf (transformers generate) or vllm (when installed)"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Sample completions from any local HF causal LM, batched, stopping at eos or </answer>."""
@@ -471,7 +472,7 @@ def main() -> None:
     try:
         app()
     except ArborError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # brackets in it are text
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")

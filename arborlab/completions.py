@@ -44,6 +44,10 @@ def complete(
     show_progress: bool = False,
 ) -> list[list[TextCompletion]]:
     """`samples` completions for each prompt, batched by similar prompt length."""
+    if backend == "vllm":  # refuse before the progress bar starts, not at the first batch
+        from arborlab.sample_vllm import vllm_module
+
+        vllm_module()
     encoded = [prompt_ids(tokenizer, prompt) for prompt in prompts]
     requests = sorted(((i, s) for i in range(len(prompts)) for s in range(samples)), key=lambda r: len(encoded[r[0]]))
     stop_sequences = [tokenizer(ANSWER_CLOSE, add_special_tokens=False)["input_ids"]]

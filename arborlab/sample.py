@@ -10,6 +10,7 @@
   plumbing of ``generate``. Every other model runs its own forward with a ``DynamicCache``.
   Rows that finish are dropped from the batch, so the batch shrinks as sequences end.
 * ``"hf"``: transformers' ``generate`` with the same stopping rules (the reference in the tests).
+* ``"vllm"``: vLLM, where it is installed (an optional extra; see `arborlab.sample_vllm`).
 
 Exactness: at temperature 0 the arbor back end returns exactly the tokens of
 ``generate(do_sample=False)`` run on the SAME batch. It runs the same kernels on the same shapes,
@@ -45,7 +46,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from arborlab.errors import ArborError
 
-BACKENDS = ("arbor", "hf")
+BACKENDS = ("arbor", "hf", "vllm")
 _FAST_MODEL_TYPES = ("llama", "qwen2")
 _MIN_ROWS = 4  # never shrink the batch below this (see "Exactness" above)
 
@@ -93,7 +94,12 @@ def sample(
     _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend)
     if not prompts:
         return []
-    stop = _StopRule(_default_stop_ids(model) if stop_ids is None else stop_ids, stop_sequences, model.device)
+    stop_ids = _default_stop_ids(model) if stop_ids is None else stop_ids
+    if backend == "vllm":
+        from arborlab.sample_vllm import generate_vllm
+
+        return generate_vllm(model, prompts, max_new_tokens, temperature, top_p, stop_ids, stop_sequences, seed)
+    stop = _StopRule(stop_ids, stop_sequences, model.device)
     input_ids, attention_mask = _left_pad(prompts, _pad_id(model), model.device)
     with torch.inference_mode(), _eval_mode(model):
         if backend == "hf":

@@ -224,7 +224,7 @@ def test_inverse_cdf_draws_in_proportion_and_never_a_zero_weight():
 @pytest.mark.parametrize(
     "arguments, sentence",
     [
-        (dict(backend="vllm"), "unknown sampling back end 'vllm'; choose one of arbor, hf."),
+        (dict(backend="sglang"), "unknown sampling back end 'sglang'; choose one of arbor, hf, vllm."),
         (dict(max_new_tokens=0), "max_new_tokens must be at least 1, got 0."),
         (dict(temperature=-1), "temperature must be 0 (greedy) or positive, got -1."),
         (dict(top_p=0), "top_p must be in (0, 1], got 0."),

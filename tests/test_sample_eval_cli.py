@@ -1,11 +1,18 @@
-"""`arbor sample` and `arbor eval` on a tiny random model saved with the task tokenizer."""
+"""`arbor sample` (every back end) and `arbor eval` on a tiny random model saved with the task tokenizer."""
 
+import importlib.util
 import json
+import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from arborlab import sample_vllm
+from arborlab.errors import ArborError
+from arborlab.models import load_model
+from arborlab.sample import sample
 from arborlab.score import score_lines
 from arborlab.tasks import get_task
 from arborlab.tokenizer import build_tokenizer
@@ -77,3 +84,76 @@ def test_eval_bad_input_is_one_sentence(model_dir, tmp_path):
     assert_one_sentence_error(*arbor("eval", str(tmp_path), "--task", "countdown"))
     assert_one_sentence_error(*arbor("eval", str(model_dir), "--task", "countdown", "--k", "x"), "--k takes")
     assert_one_sentence_error(*arbor("eval", str(model_dir), "--task", "countdown", "--baseline", str(tmp_path)))
+
+
+vllm_installed = importlib.util.find_spec("vllm") is not None
+
+
+@pytest.mark.skipif(vllm_installed, reason="vllm is installed here")
+def test_the_vllm_back_end_without_vllm_is_one_sentence(model_dir, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("numbers 3 5 7 target 22\n")
+    assert_one_sentence_error(*arbor("sample", str(model_dir), "--prompts", str(prompts), "--backend", "vllm",
+                                     "--out", str(tmp_path / "s.jsonl")), "needs the vllm package", "arborlab[vllm]")
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+class _StandInLLM:
+    """What `arborlab.sample_vllm` uses of ``vllm.LLM``, done by our own sampler on the folder's
+    model, reading the arguments as vLLM documents them: it checks how the back end maps `sample`'s
+    arguments to vLLM's (stop ids and strings, one seed a row) and vLLM's results back."""
+
+    built = []
+
+    def __init__(self, model, tokenizer, seed):
+        self.model, self.tokenizer = load_model(model)
+        _StandInLLM.built.append(model)
+
+    def get_tokenizer(self):
+        return self.tokenizer
+
+    def generate(self, prompts, params, use_tqdm):
+        outputs = []
+        for prompt, p in zip(prompts, params):
+            assert p.n == 1 and p.logprobs == 0 and p.include_stop_str_in_output and not p.skip_special_tokens
+            stops = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in p.stop or []]
+            [done] = sample(self.model, [prompt["prompt_token_ids"]], p.max_tokens, temperature=p.temperature, top_p=p.top_p,
+                            stop_ids=p.stop_token_ids, stop_sequences=stops, seed=p.seed)
+            logprobs = [{token: SimpleNamespace(logprob=value), -1: SimpleNamespace(logprob=0.0)}
+                        for token, value in zip(done.tokens, done.logprobs)]
+            outputs.append(SimpleNamespace(outputs=[SimpleNamespace(token_ids=tuple(done.tokens), logprobs=logprobs,
+                                                                    finish_reason=done.finish_reason)]))
+        return outputs
+
+
+def test_the_vllm_back_end_maps_arguments_and_results(model_dir, monkeypatch):
+    """Through a stand-in for vLLM: greedy completions equal the arbor back end's, with the same
+    stop rules (a two-token stop sequence goes as a string and still ends the tokens), and
+    repeated prompts get seeds of their own."""
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=_StandInLLM, SamplingParams=SimpleNamespace))
+    monkeypatch.setattr(sample_vllm, "_engines", {})
+    model, tokenizer = load_model(model_dir)
+    prompts = [tokenizer("numbers 3 5 7 target 22\n")["input_ids"], tokenizer("numbers 10 2 4 target 40\n")["input_ids"]]
+    arbor_greedy = sample(model, prompts, 12, temperature=0)
+    stop = [arbor_greedy[0].tokens[3], arbor_greedy[0].tokens[4]]  # ends the first completion after 5 tokens
+    for stop_sequences in ((), [stop]):
+        ours = sample(model, prompts, 12, temperature=0, stop_sequences=stop_sequences)
+        theirs = sample(model, prompts, 12, temperature=0, stop_sequences=stop_sequences, backend="vllm")
+        assert [(c.tokens, c.finish_reason) for c in theirs] == [(c.tokens, c.finish_reason) for c in ours]
+        assert [lp for c in theirs for lp in c.logprobs] == pytest.approx([lp for c in ours for lp in c.logprobs])
+    assert theirs[0].tokens == arbor_greedy[0].tokens[:5] and theirs[0].finish_reason == "stop"
+    drawn = sample(model, [prompts[0]] * 6, 8, temperature=1.0, seed=3, backend="vllm")
+    assert len({tuple(c.tokens) for c in drawn}) > 1  # not six copies of one draw
+    assert _StandInLLM.built == [str(model_dir.resolve())]  # one engine for the folder, built once
+    with pytest.raises(ArborError, match="not loaded from a local folder"):
+        sample(LlamaForCausalLM(LlamaConfig.from_dict({**model.config.to_dict(), "_name_or_path": ""})), prompts, 4,
+               backend="vllm")
+
+
+@pytest.mark.skipif(not vllm_installed, reason="vllm is not installed here (an optional extra)")
+def test_vllm_greedy_equals_hf_generate(model_dir):
+    model, tokenizer = load_model(model_dir)
+    prompts = [tokenizer("numbers 3 5 7 target 22\n")["input_ids"], tokenizer("numbers 10 2 4 target 40\n")["input_ids"]]
+    hf = [c.tokens for c in sample(model, [prompts[0]], 16, temperature=0, backend="hf")]
+    hf += [c.tokens for c in sample(model, [prompts[1]], 16, temperature=0, backend="hf")]
+    assert [c.tokens for c in sample(model, prompts, 16, temperature=0, backend="vllm")] == hf
