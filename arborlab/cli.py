@@ -394,7 +394,7 @@ def study_sos(
     out: Path = typer.Option(Path("runs/study-sos"), help="study folder (rerun to resume)"),
     minutes: str = typer.Option("15,60", help="training budgets in minutes of this machine, comma-separated"),
     orders: str = typer.Option("dfs,bfs,best-first", help="search orders of the traces, comma-separated"),
-    preset: str = typer.Option("3m", help="model size preset"),
+    preset: str = typer.Option("1m", help="model size preset"),
     eval_problems: int = typer.Option(300, help="problems graded with seen and with unseen targets, each"),
 ) -> None:
     """Countdown-4 in Stream-of-Search's setting (10% of targets unseen) by search order and budget."""
