@@ -35,9 +35,8 @@ def vllm_module():
     return vllm
 
 
-def _engine(model):
+def _engine(vllm, model):
     """The vLLM engine for the folder `model` was loaded from."""
-    vllm = vllm_module()
     folder = Path(str(getattr(model, "name_or_path", "") or ""))
     if not (folder / "config.json").is_file():
         raise ArborError("the vllm back end loads the model from its folder, and this model was not loaded from a local folder.")
@@ -52,7 +51,8 @@ def generate_vllm(model, prompts: Sequence[Sequence[int]], max_new_tokens: int, 
     """One `Completion` per prompt (token ids), sampled by vLLM; the arguments are `sample`'s."""
     from arborlab.sample import Completion
 
-    engine, vllm = _engine(model), vllm_module()
+    vllm = vllm_module()
+    engine = _engine(vllm, model)
     decode = engine.get_tokenizer().decode
     single = {sequence[0] for sequence in stop_sequences if len(sequence) == 1}
     longer = [list(sequence) for sequence in stop_sequences if len(sequence) > 1]
