@@ -8,7 +8,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from arborlab.errors import ArborError
 from arborlab.runs import RunFolder
-from arborlab.train.optimizers import build_optimizers, muon_parameters
+import copy
+
+from arborlab.train.optimizers import ShapeBatchedMuon, build_optimizers, muon_parameters
 from arborlab.train.sft import train_sft
 from tests.test_sft import _losses, tiny_config
 
@@ -46,6 +48,31 @@ def test_muon_moves_every_parameter_and_its_state_round_trips():
     for loaded, saved in zip(fresh.members, optimizers.members):
         for a, b in zip(loaded.state.values(), saved.state.values()):
             assert all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in b)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_shape_batched_muon_steps_as_torchs_muon(nesterov):
+    """Stacking same-shape matrices changes nothing but speed: the weights after five steps match
+    torch.optim.Muon's on a model with square, wide and tall matrices (bf16 rounding allowed)."""
+    torch.manual_seed(0)
+    reference = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2))
+    batched, initial = copy.deepcopy(reference), copy.deepcopy(reference)
+    settings = dict(lr=1e-2, weight_decay=0.05, nesterov=nesterov, adjust_lr_fn="match_rms_adamw")
+    optimizers = [torch.optim.Muon(muon_parameters(reference)[0], **settings), ShapeBatchedMuon(muon_parameters(batched)[0], **settings)]
+    assert len({tuple(p.shape) for p in muon_parameters(batched)[0]}) == 4  # q/o, k/v, gate/up, down
+    for _ in range(5):
+        ids = torch.randint(0, 50, (2, 8))
+        for model, optimizer in zip((reference, batched), optimizers):
+            model(input_ids=ids, labels=ids).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for expected, got in zip(muon_parameters(reference)[0], muon_parameters(batched)[0]):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
+    assert all((p - q).abs().max() > 1e-2 for p, q in zip(muon_parameters(batched)[0], muon_parameters(initial)[0]))
+    states = [optimizers[0].state[p]["momentum_buffer"] for p in muon_parameters(reference)[0]]
+    for state, p in zip(states, muon_parameters(batched)[0]):
+        torch.testing.assert_close(optimizers[1].state[p]["momentum_buffer"], state, rtol=0, atol=1e-5)
 
 
 def test_a_muon_run_resumed_from_its_checkpoint_continues_the_same_curve(tmp_path):

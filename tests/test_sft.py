@@ -149,6 +149,13 @@ def test_time_budget_and_token_budget_are_exclusive(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("setting", ["eval_problems", "final_eval_problems"])
+def test_evaluating_no_problems_is_refused_before_any_work(tmp_path, setting):
+    with pytest.raises(ArborError, match="eval_problems and final_eval_problems must be at least 1, got .*0"):
+        train_sft(tiny_config(**{setting: 0}), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_run_whose_examples_mostly_exceed_max_length_is_refused(tmp_path):
     """Training on the few short examples that fit would quietly drop the rest of the dataset."""
     with pytest.raises(ArborError, match=r"only \d+ of the \d+ training examples \(.*\) fit in max_length 12 tokens, and their median length"):

@@ -235,6 +235,8 @@ def _check_config(config: SFTConfig) -> None:
         raise ArborError(f"numbers must be one of {', '.join(NUMBER_STYLES)}, got '{config.numbers}'.")
     if config.time_budget < 0 or (config.time_budget > 0 and config.token_budget > 0):
         raise ArborError(f"time_budget must be at least 0 and not set together with token_budget, got {config.time_budget} and {config.token_budget}.")
+    if config.eval_problems < 1 or config.final_eval_problems < 1:
+        raise ArborError(f"eval_problems and final_eval_problems must be at least 1, got {config.eval_problems} and {config.final_eval_problems}.")
     if config.optimizer not in OPTIMIZERS:
         raise ArborError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{config.optimizer}'.")
     if config.result_weight <= 0:
