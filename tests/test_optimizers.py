@@ -1,5 +1,6 @@
 """SFT optimizers: Muon's share of the parameters, its checkpoints, and the refusal of unknown names."""
 
+import copy
 import shutil
 
 import pytest
@@ -8,8 +9,6 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from arborlab.errors import ArborError
 from arborlab.runs import RunFolder
-import copy
-
 from arborlab.train.optimizers import ShapeBatchedMuon, build_optimizers, muon_parameters
 from arborlab.train.sft import train_sft
 from tests.test_sft import _losses, tiny_config
@@ -50,15 +49,15 @@ def test_muon_moves_every_parameter_and_its_state_round_trips():
             assert all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in b)
 
 
-@pytest.mark.parametrize("nesterov", [True, False])
-def test_shape_batched_muon_steps_as_torchs_muon(nesterov):
+@pytest.mark.parametrize(("nesterov", "adjust_lr_fn"), [(True, "match_rms_adamw"), (False, "match_rms_adamw"), (True, "original")])
+def test_shape_batched_muon_steps_as_torchs_muon(nesterov, adjust_lr_fn):
     """Stacking same-shape matrices changes nothing but speed: the weights after five steps match
     torch.optim.Muon's on a model with square, wide and tall matrices (bf16 rounding allowed)."""
     torch.manual_seed(0)
     reference = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
                                              num_attention_heads=4, num_key_value_heads=2))
     batched, initial = copy.deepcopy(reference), copy.deepcopy(reference)
-    settings = dict(lr=1e-2, weight_decay=0.05, nesterov=nesterov, adjust_lr_fn="match_rms_adamw")
+    settings = dict(lr=1e-2, weight_decay=0.05, nesterov=nesterov, adjust_lr_fn=adjust_lr_fn)
     optimizers = [torch.optim.Muon(muon_parameters(reference)[0], **settings), ShapeBatchedMuon(muon_parameters(batched)[0], **settings)]
     assert len({tuple(p.shape) for p in muon_parameters(batched)[0]}) == 4  # q/o, k/v, gate/up, down
     for _ in range(5):
@@ -69,7 +68,7 @@ def test_shape_batched_muon_steps_as_torchs_muon(nesterov):
             optimizer.zero_grad()
     for expected, got in zip(muon_parameters(reference)[0], muon_parameters(batched)[0]):
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
-    assert all((p - q).abs().max() > 1e-2 for p, q in zip(muon_parameters(batched)[0], muon_parameters(initial)[0]))
+    assert all((p - q).abs().max() > 1e-3 for p, q in zip(muon_parameters(batched)[0], muon_parameters(initial)[0]))
     states = [optimizers[0].state[p]["momentum_buffer"] for p in muon_parameters(reference)[0]]
     for state, p in zip(states, muon_parameters(batched)[0]):
         torch.testing.assert_close(optimizers[1].state[p]["momentum_buffer"], state, rtol=0, atol=1e-5)

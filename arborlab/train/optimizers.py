@@ -14,10 +14,10 @@ torch's loops over them one at a time, and the demo's 28 small matrices (4 shape
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import torch
-from torch.optim._muon import _adjust_lr
 from transformers import get_cosine_schedule_with_warmup
 
 OPTIMIZERS = ("adamw", "muon")
@@ -100,9 +100,20 @@ class ShapeBatchedMuon(torch.optim.Muon):
             for shape, indices in by_shape.items():
                 stacked = torch.stack([updates[i] for i in indices])
                 orthogonal = newton_schulz(stacked, group["ns_coefficients"], group["ns_steps"], group["eps"])
-                adjusted_lr = _adjust_lr(lr, group["adjust_lr_fn"], torch.Size(shape))
+                adjusted_lr = lr * muon_lr_ratio(group["adjust_lr_fn"], shape)
                 torch._foreach_add_([params[i] for i in indices], list(orthogonal.unbind(0)), alpha=-adjusted_lr)
         return loss
+
+
+def muon_lr_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:
+    """The factor `torch.optim.Muon` puts on the learning rate of a matrix of `shape` (its
+    `_adjust_lr`, private to torch, so restated here; the test against torch's Muon holds them equal)."""
+    rows, columns = shape[:2]
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, columns))
+    if adjust_lr_fn in (None, "original"):
+        return math.sqrt(max(1, rows / columns))
+    return 1.0
 
 
 def newton_schulz(matrices: torch.Tensor, coefficients: tuple[float, float, float], steps: int, eps: float) -> torch.Tensor:
