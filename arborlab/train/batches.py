@@ -59,6 +59,15 @@ def encode_example(tokenizer, prompt: str, completion: str) -> Example:
     return Example(tuple(head + tail), len(head))
 
 
+def repeat_long(examples: list[Example], min_tokens: int, repeats: int) -> list[Example]:
+    """The examples, each of at least `min_tokens` tokens `repeats` times.
+
+    Long search traces are those whose first branches all fail; they are few (about 7% of
+    countdown-3's) but hold most of a toy model's errors, so seeing them more often is a curriculum.
+    """
+    return [example for example in examples for _ in range(repeats if len(example.ids) >= min_tokens else 1)]
+
+
 def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """Example indices grouped into batches of similar length, in a (seed, epoch)-determined order.
 

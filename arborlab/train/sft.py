@@ -30,9 +30,10 @@ from arborlab.runs import RunFolder, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
-from arborlab.train.batches import Example, batch_order, collate, encode_example, prompt_text, result_weights
+from arborlab.train.batches import Example, batch_order, collate, encode_example, prompt_text, repeat_long, result_weights
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
 from arborlab.train.drill import drill_examples, trace_equations
+from arborlab.train.ema import weight_average
 from arborlab.train.optimizers import OPTIMIZERS, CosineSchedules, build_optimizers
 from arborlab.train.time_budget import StepClock
 
@@ -78,6 +79,13 @@ class SFTConfig:
     drill_share: float = 0.0  # share of training examples that are arithmetic drill sheets (see train/drill.py)
     drill_per_sheet: int = 20  # equations per drill sheet
     result_weight: float = 1.0  # loss factor on the tokens of equation results (after "="; see batches.result_weights)
+    # training examples of at least `long_example_tokens` tokens appear `long_example_repeats` times
+    # in each epoch (see batches.repeat_long); 0 or 1 turns it off
+    long_example_tokens: int = 0
+    long_example_repeats: int = 1
+    # when > 0: an exponential moving average of the weights with this decay (train/ema.py) is what
+    # the evaluations grade and the run saves; 0 uses the last step's weights
+    ema_decay: float = 0.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SFTConfig":
@@ -113,6 +121,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
         init_number_embeddings(model, tokenizer, config.number_init)
     encoded = [encode_example(tokenizer, r["prompt"], r["completion"]) for r in rows["train"]]
     examples = examples_that_fit(encoded, config.max_length, getattr(model.config, "max_position_embeddings", None))
+    if config.long_example_tokens > 0 and config.long_example_repeats > 1:
+        examples = repeat_long(examples, config.long_example_tokens, config.long_example_repeats)
     if config.drill_share > 0:
         n_sheets = round(len(examples) * config.drill_share / (1 - config.drill_share))
         equations = trace_equations(r["completion"] for r in rows["train"])
@@ -125,9 +135,13 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
 
     optimizer = build_optimizers(model, config.optimizer, config.learning_rate, config.weight_decay)
     schedule = CosineSchedules(optimizer, config.warmup_steps, config.max_steps)
+    averaged = weight_average(model, config.ema_decay) if config.ema_decay > 0 else None
+    graded = averaged.module if averaged is not None else model  # what evaluations grade and the run saves
     if steps_done:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         if rank == 0:
             run.keep_metrics_until(steps_done)
     trained = distributed.wrap(model)
@@ -155,6 +169,8 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
+            if averaged is not None:
+                averaged.update_parameters(model)
             if (fixed := clock.stop(step)) is not None:  # the time budget now fixes the run's length
                 config.max_steps = fixed["max_steps"]
                 schedule = CosineSchedules(optimizer, config.warmup_steps, config.max_steps, last_epoch=step - 1)
@@ -171,19 +187,21 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
             if step % config.log_every == 0 or step == config.max_steps:
                 record = _log_window(window, step, schedule.get_last_lr()[0], float(grad_norm), world)
             if rank == 0 and (step % config.eval_every == 0 and step != config.max_steps):
-                record = {"step": step, **record, **_evaluate(model, tokenizer, config, rows["val"][: config.eval_problems], "val")[0]}
+                record = {"step": step, **record, **_evaluate(graded, tokenizer, config, rows["val"][: config.eval_problems], "val")[0]}
                 window["started"] = time.perf_counter()  # evaluation time is not training time
             if rank == 0 and record:
                 run.append_metrics(record)
             if rank == 0 and step % config.checkpoint_every == 0 and step != config.max_steps:
                 state = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()}
+                if averaged is not None:
+                    state["ema"] = averaged.state_dict()
                 save_checkpoint(run, model, tokenizer, state, step, config.keep_checkpoints)
             distributed.barrier()
 
     result = {}
     if rank == 0:
-        save_model(model, tokenizer, run.final, overwrite=True)
-        result, predictions = _evaluate(model, tokenizer, config, rows["test"][: config.final_eval_problems], "test")
+        save_model(graded, tokenizer, run.final, overwrite=True)
+        result, predictions = _evaluate(graded, tokenizer, config, rows["test"][: config.final_eval_problems], "test")
         run.append_metrics({"step": config.max_steps, **result})
         with atomic_file(run.path / PREDICTIONS_FILE) as stream:
             stream.writelines(json.dumps(p) + "\n" for p in predictions)
@@ -239,6 +257,10 @@ def _check_config(config: SFTConfig) -> None:
         raise ArborError(f"eval_problems and final_eval_problems must be at least 1, got {config.eval_problems} and {config.final_eval_problems}.")
     if config.optimizer not in OPTIMIZERS:
         raise ArborError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{config.optimizer}'.")
+    if not 0 <= config.ema_decay < 1:
+        raise ArborError(f"ema_decay must be in [0, 1), got {config.ema_decay}.")
+    if config.long_example_tokens < 0 or config.long_example_repeats < 1:
+        raise ArborError(f"long_example_tokens must be at least 0 and long_example_repeats at least 1, got {config.long_example_tokens} and {config.long_example_repeats}.")
     if config.result_weight <= 0:
         raise ArborError(f"result_weight must be above 0, got {config.result_weight}.")
     if not 0 <= config.drill_share < 1 or config.drill_per_sheet < 1:
