@@ -176,6 +176,7 @@ def train_sft_command(
     batch_size: Optional[int] = typer.Option(None, help="sequences per step"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     optimizer: Optional[str] = typer.Option(None, help="adamw, or muon (Muon on the hidden weight matrices, AdamW on the rest)"),
+    ema_decay: Optional[float] = typer.Option(None, help="grade and save an exponential moving average of the weights with this decay (0: the last step's weights)"),
     seed: Optional[int] = typer.Option(None, help="random seed"),
     number_init: Optional[str] = typer.Option(None, help="number embeddings: random; digits (start by spelling their digits); fourier (digits, plus points on circles of period 10, 100 and 1000); fourier-harmonics (also periods 2, 2.5 and 5)"),
     numbers: Optional[str] = typer.Option(None, help="tokenizer numbers: whole (one token per integer 0-999) or digits"),
@@ -196,6 +197,7 @@ def train_sft_command(
             "task": task_name, "style": style, "order": order, "preset": preset, "n_problems": n_problems,
             "data_dir": str(data) if data else None, "max_steps": max_steps, "time_budget": time_budget, "batch_size": batch_size,
             "learning_rate": learning_rate, "optimizer": optimizer, "seed": seed, "number_init": number_init, "numbers": numbers,
+            "ema_decay": ema_decay,
         }
         settings.update({k: v for k, v in chosen.items() if v is not None})
         if difficulty:

@@ -163,7 +163,8 @@ def test_score_summary_tallies_wrong_answers_by_reason_and_first_invalid_step(tm
 def test_train_sft_rejects_unknown_number_and_optimizer_settings_before_any_work(tmp_path):
     for option, value, fragment in (("--numbers", "roman", "numbers must be one of whole, digits"),
                                     ("--number-init", "abacus", "number_init must be one of random, digits, fourier"),
-                                    ("--optimizer", "sgd", "optimizer must be one of adamw, muon")):
+                                    ("--optimizer", "sgd", "optimizer must be one of adamw, muon"),
+                                    ("--ema-decay", "1.5", "ema_decay must be in [0, 1)")):
         out = tmp_path / value
         assert_one_sentence_error(*arbor("train", "sft", "--out", str(out), option, value), fragment)
         assert not (out / "data").exists()  # no dataset was made
