@@ -8,6 +8,7 @@ from arborlab.errors import ArborError
 from arborlab.train import sft
 from arborlab.train.ema import decay_after, weight_average
 from arborlab.train.sft import SFTConfig, train_sft
+from tests.test_sft import tiny_config
 
 
 def test_the_average_is_the_warmed_up_exponential_average_of_every_step():
@@ -32,11 +33,7 @@ def test_the_average_is_the_warmed_up_exponential_average_of_every_step():
 
 
 def _config(**overrides) -> SFTConfig:
-    return SFTConfig(task="countdown", style="search", difficulty={"n_numbers": 3}, n_problems=300, preset="1m",
-                     model={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                            "num_key_value_heads": 2},
-                     batch_size=8, max_steps=20, warmup_steps=2, eval_every=1000, eval_problems=2, final_eval_problems=2,
-                     checkpoint_every=10, max_new_tokens=8, **{"ema_decay": 0.9, **overrides})
+    return tiny_config(**{"ema_decay": 0.9, **overrides})
 
 
 def test_an_ema_run_interrupted_after_a_checkpoint_resumes_to_the_same_average(tmp_path, monkeypatch):

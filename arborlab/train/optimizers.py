@@ -111,9 +111,7 @@ def muon_lr_ratio(adjust_lr_fn: str | None, shape: tuple[int, ...]) -> float:
     rows, columns = shape[:2]
     if adjust_lr_fn == "match_rms_adamw":
         return 0.2 * math.sqrt(max(rows, columns))
-    if adjust_lr_fn in (None, "original"):
-        return math.sqrt(max(1, rows / columns))
-    return 1.0
+    return math.sqrt(max(1, rows / columns))  # "original", or None (its default); Muon refuses any other name
 
 
 def newton_schulz(matrices: torch.Tensor, coefficients: tuple[float, float, float], steps: int, eps: float) -> torch.Tensor:
