@@ -8,6 +8,12 @@ two samplers, because other work on a shared machine only ever adds time.
 
     python benchmarks/sampler.py [--threads N] [--repeats R]
 
+Before it, a floor: one decoding step's matrix products alone (every linear layer's weight in the
+model's order, on a [64, 1, in_features] input, cycled through 128 steps), timed with the same
+kernels both samplers call, and the time the same FLOPs would take at this machine's fp32 matmul
+peak (measured in this run). HF ``generate``'s step time over either is the most any sampler that
+does those products can gain at batch 64.
+
 The last line is ``sampler_speedup_b64: X.XX (goal >= 3)``.
 """
 
@@ -17,6 +23,8 @@ import argparse
 import time
 
 import torch
+import torch.nn.functional as F
+from train_throughput import matmul_peak
 from transformers import LlamaForCausalLM
 
 from arborlab.models import make_config
@@ -62,6 +70,24 @@ def timed(run) -> tuple[float, list[list[int]]]:
     return time.perf_counter() - start, result
 
 
+def matmul_floor(model, batch: int, steps: int = NEW_TOKENS, repeats: int = 3) -> tuple[float, float]:
+    """(seconds, FLOPs) of one decoding step's matrix products at `batch` rows: every linear layer of
+    the model, the lm_head included, in order, on a [batch, 1, in_features] input (best of `repeats`
+    runs of `steps` steps; weights cycle as in decoding, so they do not all stay in cache)."""
+    weights = [module.weight for module in model.modules() if isinstance(module, torch.nn.Linear)]
+    inputs = {w.shape[1]: torch.randn(batch, 1, w.shape[1]) for w in weights}
+    flops = sum(2 * batch * w.shape[0] * w.shape[1] for w in weights)
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(steps):
+                for weight in weights:
+                    F.linear(inputs[weight.shape[1]], weight)
+            best = min(best, (time.perf_counter() - started) / steps)
+    return best, flops
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -89,6 +115,12 @@ def main() -> None:
         tokens = batch * NEW_TOKENS
         speedups[batch] = hf_seconds / arbor_seconds
         print(f"{batch:>5}  {tokens / hf_seconds:>9.0f}  {tokens / arbor_seconds:>11.0f}  {speedups[batch]:>6.2f}x")
+    hf_step = hf_seconds / NEW_TOKENS  # batch 64's, prefill included
+    floor, flops = matmul_floor(model, BATCHES[-1])
+    at_peak = flops / (matmul_peak() * 1e9)
+    print(f"floor at batch {BATCHES[-1]}: HF generate takes {hf_step * 1e3:.1f} ms a step; the step's matrix products "
+          f"alone ({flops / 1e6:.0f} MFLOP) take {floor * 1e3:.1f} ms with torch's kernels, {at_peak * 1e3:.1f} ms at "
+          f"this machine's fp32 matmul peak: at most {hf_step / floor:.2f}x and {hf_step / at_peak:.2f}x")
     print(f"sampler_speedup_b64: {speedups[64]:.2f} (goal >= 3)")
 
 
