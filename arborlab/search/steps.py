@@ -61,6 +61,11 @@ class Policy:
         self.end_ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.answer_close = self._encode(ANSWER_CLOSE)
         self.opening = self._encode(THINK_OPEN + "\n")
+        if max_new_tokens <= len(self.opening):
+            raise ArborError(f"max_new_tokens must be more than the {len(self.opening)} tokens of the opening "
+                             f"'{THINK_OPEN}' line that every completion starts with, got {max_new_tokens}.")
+        if max_step_tokens < 1 or batch_size < 1:
+            raise ArborError(f"max_step_tokens and batch_size must be at least 1, got {max_step_tokens} and {batch_size}.")
         self.newline_ids = newline_token_ids(tokenizer)
         if not self.newline_ids:
             raise ArborError("the tokenizer has no token for a newline, so a trace cannot be split into steps.")

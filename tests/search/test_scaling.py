@@ -62,6 +62,7 @@ def test_scaling_table_and_compute_optimal_line_match_the_graded_predictions(tmp
         (dict(config=SearchConfig(aggregate="max")), "unknown aggregate 'max'"),
         (dict(config=SearchConfig(beam_width=0)), "--beam-width must be at least 1"),
         (dict(n_problems=1), "--problems (1) must be at least --bins (4)"),
+        (dict(max_new_tokens=0), "max_new_tokens must be more than the "),
     ],
 )
 def test_bad_scaling_input_is_one_sentence(tmp_path, settings, fragment):
