@@ -14,7 +14,7 @@ from typing import Sequence
 from arborlab.errors import ArborError
 
 from arborlab.progress import progress_bar
-from arborlab.sample import sample
+from arborlab.sample import check_arguments, sample
 from arborlab.text import ANSWER_CLOSE
 from arborlab.train.batches import prompt_ids
 
@@ -48,9 +48,12 @@ def complete(
         from arborlab.sample_vllm import vllm_module
 
         vllm_module()
+    if samples < 1:
+        raise ArborError(f"the number of samples per prompt must be at least 1, got {samples}.")
     encoded = [prompt_ids(tokenizer, prompt) for prompt in prompts]
     requests = sorted(((i, s) for i in range(len(prompts)) for s in range(samples)), key=lambda r: len(encoded[r[0]]))
     stop_sequences = [tokenizer(ANSWER_CLOSE, add_special_tokens=False)["input_ids"]]
+    check_arguments(model, encoded, max_new_tokens, temperature, top_p, stop_sequences, backend)  # before the bar starts
     stop_ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else None
     results: list[list[TextCompletion | None]] = [[None] * samples for _ in prompts]
     with progress_bar("sampling", total=len(requests), enabled=show_progress, unit="completions") as advance:

@@ -91,7 +91,7 @@ def sample(
     `PrefixCache` that keeps this call's keys and values for a later call continuing its
     completions (arbor back end, fast decoder only; ignored otherwise).
     """
-    _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend)
+    check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend)
     if not prompts:
         return []
     stop_ids = _default_stop_ids(model) if stop_ids is None else stop_ids
@@ -129,7 +129,8 @@ def _eval_mode(model):
         model.train(was_training)
 
 
-def _check_arguments(model, prompts, max_new_tokens, temperature, top_p, stop_sequences, backend) -> None:
+def check_arguments(model, prompts, max_new_tokens, temperature=1.0, top_p=1.0, stop_sequences=(), backend="arbor") -> None:
+    """Refuse, with one sentence, what `sample` would refuse: callers that batch many calls check first."""
     if backend not in BACKENDS:
         raise ArborError(f"unknown sampling back end '{backend}'; choose one of {', '.join(BACKENDS)}.")
     if max_new_tokens < 1:

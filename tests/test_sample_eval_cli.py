@@ -47,6 +47,29 @@ def test_sample_writes_one_line_per_sample(model_dir, tmp_path):
         assert all(lp <= 0 for lp in row["logprobs"])
 
 
+@pytest.mark.parametrize("arguments, fragment", [
+    (["--n", "0"], "samples per prompt must be at least 1"),
+    (["--top-p", "0"], "top_p must be in (0, 1]"),
+    (["--max-new-tokens", "5000"], "exceeds the model's context"),
+])
+def test_sample_bad_input_is_one_sentence_and_writes_nothing(model_dir, tmp_path, arguments, fragment):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("numbers 3 5 7 target 22\n")
+    out = tmp_path / "s.jsonl"
+    assert_one_sentence_error(*arbor("sample", str(model_dir), "--prompts", str(prompts), *arguments, "--out", str(out)), fragment)
+    assert not out.exists()
+
+
+def test_completions_refuse_bad_arguments_before_sampling_anything(model_dir, monkeypatch):
+    from arborlab import completions
+
+    model, tokenizer = load_model(model_dir)
+    monkeypatch.setattr(completions, "sample", lambda *args, **kwargs: pytest.fail("sampled before refusing"))
+    for settings in (dict(samples=0), dict(top_p=0.0), dict(max_new_tokens=0), dict(temperature=-1.0)):
+        with pytest.raises(ArborError):
+            completions.complete(model, tokenizer, ["numbers 3 5 7 target 22"] * 3, **settings)
+
+
 def test_eval_writes_figures_that_rescore(model_dir, tmp_path):
     out = tmp_path / "eval"
     code, stdout, err = arbor("eval", str(model_dir), "--task", "countdown", "--problems", "5", "--samples", "4",
