@@ -1,6 +1,7 @@
 """PRM/ORM: scored positions, Math-Shepherd agreement by hand, and a PRM on exact labels reaching ROC-AUC >= 0.9."""
 
 import json
+import re
 
 import pytest
 from transformers import AutoModelForTokenClassification
@@ -68,3 +69,22 @@ def test_math_shepherd_labels_train_a_prm_that_guides_beam_search(tmp_path):
                             task, SearchConfig(budget=4, beam_width=2))
     results = STRATEGIES["beam"](context, problems)
     assert all(r.budget.verifier_flops > 0 and r.score == max(r.candidate_scores) for r in results)
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    (dict(kind="xrm"), "--kind must be one of"),
+    (dict(labels="guess"), "--labels must be one of"),
+    (dict(n_problems=0), "--problems must be at least 1"),
+    (dict(rollouts=0), "--rollouts must be at least 1"),
+    (dict(samples=-1), "--samples must be 0"),
+    (dict(learning_rate=-1.0), "--lr must be positive"),
+    (dict(learning_rate=float("nan")), "--lr must be positive"),
+    (dict(max_new_tokens=1), "max_new_tokens must be more than the"),
+])
+def test_bad_prm_settings_are_one_sentence_before_any_work(tmp_path, settings, fragment):
+    from arborlab.errors import ArborError
+
+    config = PRMConfig(policy=str(toy_model_dir()), task=TASK, difficulty=DIFFICULTY, **settings)
+    with pytest.raises(ArborError, match=re.escape(fragment)):
+        train_prm(config, tmp_path / "prm", show_progress=False)
+    assert not (tmp_path / "prm").exists()

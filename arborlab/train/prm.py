@@ -223,9 +223,15 @@ class PRMConfig:
             raise ArborError(f"--kind must be one of {', '.join(KINDS)}, got '{self.kind}'.")
         if self.labels not in LABELS:
             raise ArborError(f"--labels must be one of {', '.join(LABELS)}, got '{self.labels}'.")
-        for name in ("rollouts", "n_problems", "eval_problems", "max_steps", "batch_size"):
+        flags = {"rollouts": "--rollouts", "n_problems": "--problems", "eval_problems": "--eval-problems",
+                 "max_steps": "--max-steps", "batch_size": "--batch-size"}
+        for name, flag in flags.items():
             if getattr(self, name) < 1:
-                raise ArborError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}.")
+                raise ArborError(f"{flag} must be at least 1, got {getattr(self, name)}.")
+        if self.samples < 0:
+            raise ArborError(f"--samples must be 0 (the task's own traces only) or more, got {self.samples}.")
+        if not self.learning_rate > 0:
+            raise ArborError(f"--lr must be positive, got {self.learning_rate}.")
 
 
 def with_wrong_step(task: Task, problems: Sequence[Problem], rng: random.Random) -> list[str]:
