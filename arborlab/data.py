@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory, writable_parent
 from arborlab.progress import progress_bar
-from arborlab.tasks import STYLES, get_task
+from arborlab.tasks import get_task
 from arborlab.tasks.base import problem_rng
 from arborlab.text import extract_answer, split_steps
 
@@ -99,10 +99,7 @@ def generate_rows(
     `workers`. Raises ArborError when the knobs allow fewer than `n` distinct problems.
     """
     task = get_task(task_name)
-    if style not in STYLES:
-        raise ArborError(f"trace style must be one of {', '.join(STYLES)}, got '{style}'.")
-    if style == "search" and order not in task.search_orders:
-        raise ArborError(f"task '{task_name}' writes search traces in the orders {', '.join(task.search_orders)}, got '{order}'.")
+    task.check_trace_style(style, order)
     if n < 1:
         raise ArborError(f"--n must be at least 1, got {n}.")
     chosen = task.difficulty(difficulty)

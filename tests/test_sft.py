@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -153,6 +154,28 @@ def test_time_budget_and_token_budget_are_exclusive(tmp_path):
 def test_evaluating_no_problems_is_refused_before_any_work(tmp_path, setting):
     with pytest.raises(ArborError, match="eval_problems and final_eval_problems must be at least 1, got .*0"):
         train_sft(tiny_config(**{setting: 0}), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("setting, value, fragment", [
+    ("learning_rate", -1.0, "learning_rate must be a positive number"),
+    ("learning_rate", float("inf"), "learning_rate must be a positive number"),
+    ("batch_size", 0, "batch_size must be at least 1"),
+    ("eval_every", 0, "eval_every must be at least 1"),
+    ("checkpoint_every", 0, "checkpoint_every must be at least 1"),
+    ("warmup_steps", -1, "warmup_steps must be at least 0"),
+    ("weight_decay", -0.1, "weight_decay must be at least 0"),
+    ("grad_clip", 0.0, "grad_clip above 0"),
+    ("style", "optimal", "trace style must be one of"),
+    ("preset", "9m", "unknown model preset '9m'"),
+    ("model", {"num_layers": 2}, "'num_layers' is not a LlamaConfig setting"),
+    ("n_problems", 0, "n_problems must be at least 1"),
+])
+def test_bad_settings_are_refused_before_the_run_folder_is_written(tmp_path, setting, value, fragment):
+    """Each of these crashed mid-run (ZeroDivisionError, torch's ValueError) or failed after the
+    run folder and its dataset were written, leaving a run that only --overwrite could replace."""
+    with pytest.raises(ArborError, match=re.escape(fragment)):
+        train_sft(tiny_config(**{setting: value}), tmp_path / "run", show_progress=False)
     assert not (tmp_path / "run").exists()
 
 

@@ -217,14 +217,18 @@ class Task(ABC):
     def write_steps(self, problem: Problem, style: str, order: str, rng: random.Random) -> tuple[list[str], str]:
         """The step lines and the answer of a trace in `style` (`order` matters for search)."""
 
-    def trace(self, problem: Problem, style: str = "cot", order: str = "dfs", rng: random.Random | None = None) -> str:
-        """A whole completion in the shared format (see `arborlab.text`)."""
+    def check_trace_style(self, style: str, order: str = "dfs") -> None:
+        """Refuse a trace style this task cannot write (and, for search traces, an unknown order)."""
         if style not in STYLES:
             raise ArborError(f"trace style must be one of {', '.join(STYLES)}, got '{style}'.")
         if style == "search" and order not in self.search_orders:
             raise ArborError(
                 f"task '{self.name}' writes search traces in the orders {', '.join(self.search_orders)}, got '{order}'."
             )
+
+    def trace(self, problem: Problem, style: str = "cot", order: str = "dfs", rng: random.Random | None = None) -> str:
+        """A whole completion in the shared format (see `arborlab.text`)."""
+        self.check_trace_style(style, order)
         if style == "direct":
             answer = self.solve(problem)
             return format_trace([], self.no_solution if answer is None else answer)
