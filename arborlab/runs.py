@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 import tomllib
@@ -113,6 +114,20 @@ def config_from_dict(config_class: type, values: dict[str, Any], what: str):
     if unknown:
         raise ArborError(f"unknown {what} setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}.")
     return config_class(**values)
+
+
+def check_numbers(config, *, at_least_one: tuple[str, ...] = (), at_least_zero: tuple[str, ...] = (),
+                  positive: tuple[str, ...] = ()) -> None:
+    """Refuse, with one sentence naming the setting, a config field below its least value: counts of
+    at least 1 or 0, and positive finite numbers (learning rates, clipping norms)."""
+    for names, least in ((at_least_one, 1), (at_least_zero, 0)):
+        for name in names:
+            if getattr(config, name) < least:
+                raise ArborError(f"{name} must be at least {least}, got {getattr(config, name)}.")
+    for name in positive:
+        value = getattr(config, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise ArborError(f"{name} must be a positive number, got {value}.")
 
 
 def start_run(run: RunFolder, config, resume: bool, overwrite: bool, prepare: Callable[[Any], None],

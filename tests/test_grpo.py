@@ -4,6 +4,7 @@ and TRL's GRPOTrainer driven by our reward function."""
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -378,6 +379,22 @@ def test_cli_grpo_from_a_config_file_and_bad_settings(sft_model, tmp_path):
         GRPOConfig.from_dict({"steps": 3})
     with pytest.raises(ArborError, match="loss_aggregation must be one of"):
         train_grpo(grpo_config(sft_model, loss_aggregation="mean"), tmp_path / "r4", show_progress=False)
+
+
+@pytest.mark.parametrize("setting, value, fragment", [
+    ("learning_rate", -1e-4, "learning_rate must be a positive number"),
+    ("learning_rate", float("nan"), "learning_rate must be a positive number"),
+    ("grad_clip", 0.0, "grad_clip must be a positive number"),
+    ("top_p", 0.0, "top_p must be in (0, 1]"),
+    ("eval_every", 0, "eval_every must be at least 1"),
+    ("checkpoint_every", 0, "checkpoint_every must be at least 1"),
+    ("epsilon_high", -0.1, "epsilon_high must be at least 0"),
+    ("beta", -1.0, "beta must be at least 0"),
+])
+def test_bad_grpo_numbers_are_one_sentence(tmp_path, setting, value, fragment):
+    """Before: torch's ValueError traceback for the learning rate, ZeroDivisionError mid-run for the intervals."""
+    with pytest.raises(ArborError, match=re.escape(fragment)):
+        grpo_config(tmp_path / "model", **{setting: value}).check()
 
 
 def test_the_recipes_are_valid_settings():

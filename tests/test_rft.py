@@ -79,5 +79,10 @@ def test_bad_rft_settings_are_one_sentence(rft_model, tmp_path):
         train_rft(rft_config(rft_model, rounds=0), tmp_path / "run", show_progress=False)
     with pytest.raises(ArborError, match="needs a model"):
         train_rft(RFTConfig(), tmp_path / "run", show_progress=False)
+    with pytest.raises(ArborError, match="learning_rate must be a positive number, got -0.001"):
+        train_rft(rft_config(rft_model, learning_rate=-1e-3), tmp_path / "run", show_progress=False)
+    with pytest.raises(ArborError, match="grad_clip must be a positive number"):
+        train_rft(rft_config(rft_model, grad_clip=0.0), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists()
     with pytest.raises(ArborError, match=r"unknown RFT setting\(s\) round"):
         RFTConfig.from_dict({"round": 2})

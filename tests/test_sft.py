@@ -165,7 +165,7 @@ def test_evaluating_no_problems_is_refused_before_any_work(tmp_path, setting):
     ("checkpoint_every", 0, "checkpoint_every must be at least 1"),
     ("warmup_steps", -1, "warmup_steps must be at least 0"),
     ("weight_decay", -0.1, "weight_decay must be at least 0"),
-    ("grad_clip", 0.0, "grad_clip above 0"),
+    ("grad_clip", 0.0, "grad_clip must be a positive number"),
     ("style", "optimal", "trace style must be one of"),
     ("preset", "9m", "unknown model preset '9m'"),
     ("model", {"num_layers": 2}, "'num_layers' is not a LlamaConfig setting"),

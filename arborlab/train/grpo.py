@@ -30,7 +30,7 @@ from arborlab.io import atomic_file
 from arborlab.models import load_model, save_model
 from arborlab.progress import progress_bar
 from arborlab.rewards import KINDS, Rewarder
-from arborlab.runs import RunFolder, config_from_dict, start_run
+from arborlab.runs import RunFolder, check_numbers, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.train.batches import prompt_ids
 from arborlab.train.checkpoints import load_checkpoint, save_checkpoint
@@ -117,6 +117,12 @@ class GRPOConfig:
             raise ArborError(f"eval_samples must be 0 (greedy only) or more, got {self.eval_samples}.")
         if self.dynamic_sampling_rounds < 1:
             raise ArborError(f"dynamic_sampling_rounds must be at least 1, got {self.dynamic_sampling_rounds}.")
+        if not 0 < self.top_p <= 1:
+            raise ArborError(f"top_p must be in (0, 1], got {self.top_p}.")
+        check_numbers(self, at_least_one=("pool_size", "max_new_tokens", "eval_every", "eval_problems", "checkpoint_every",
+                                          "keep_checkpoints"),
+                      at_least_zero=("warmup_steps", "weight_decay", "epsilon_low", "epsilon_high", "beta", "entropy_coef"),
+                      positive=("learning_rate", "grad_clip"))
 
 
 def prepare_from_model(config) -> None:

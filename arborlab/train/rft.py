@@ -27,7 +27,7 @@ from arborlab.errors import ArborError
 from arborlab.io import atomic_file
 from arborlab.models import load_model, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder, config_from_dict, start_run
+from arborlab.runs import RunFolder, check_numbers, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.text import ANSWER_CLOSE, ANSWER_OPEN
 from arborlab.train.batches import batch_order, collate, encode_example
@@ -73,6 +73,8 @@ class RFTConfig:
             raise ArborError("rounds, problems_per_round, samples, keep_per_problem, steps_per_round and batch_size must be at least 1.")
         if self.temperature <= 0:
             raise ArborError(f"RFT samples, so temperature must be positive, got {self.temperature}.")
+        check_numbers(self, at_least_one=("pool_size", "max_new_tokens", "eval_problems", "keep_checkpoints"),
+                      at_least_zero=("weight_decay",), positive=("learning_rate", "grad_clip"))
 
 
 def train_rft(config: RFTConfig, out: Path | str, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:

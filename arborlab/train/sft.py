@@ -26,7 +26,7 @@ from arborlab.evaluate import evaluate_rows
 from arborlab.io import atomic_file
 from arborlab.models import NUMBER_INITS, init_number_embeddings, make_config, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder, config_from_dict, start_run
+from arborlab.runs import RunFolder, check_numbers, config_from_dict, start_run
 from arborlab.tasks import get_task
 from arborlab.tokenizer import NUMBER_STYLES, build_tokenizer
 from arborlab.train import distributed
@@ -244,12 +244,6 @@ def _weigh_results(examples: list[Example], tokenizer, weight: float) -> list[Ex
     return [dataclasses.replace(e, weights=result_weights(e.ids, vocabulary["="], numbers, weight)) for e in examples]
 
 
-# settings that must be whole numbers of at least 1, and those that may also be 0
-_AT_LEAST_ONE = ("batch_size", "max_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
-                 "max_new_tokens", "max_length")
-_AT_LEAST_ZERO = ("warmup_steps", "token_budget")
-
-
 def _check_config(config: SFTConfig) -> None:
     """Validate (and type the difficulty of) a new run's settings before anything is written."""
     task = get_task(config.task)
@@ -259,14 +253,9 @@ def _check_config(config: SFTConfig) -> None:
         if config.n_problems < 1:
             raise ArborError(f"n_problems must be at least 1, got {config.n_problems}.")
     make_config(config.preset, 1, **config.model)  # an unknown preset or LlamaConfig setting, before any work
-    for name in _AT_LEAST_ONE + _AT_LEAST_ZERO:
-        least = 1 if name in _AT_LEAST_ONE else 0
-        if getattr(config, name) < least:
-            raise ArborError(f"{name} must be at least {least}, got {getattr(config, name)}.")
-    if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
-        raise ArborError(f"learning_rate must be a positive number, got {config.learning_rate}.")
-    if not config.weight_decay >= 0 or not config.grad_clip > 0:
-        raise ArborError(f"weight_decay must be at least 0 and grad_clip above 0, got {config.weight_decay} and {config.grad_clip}.")
+    check_numbers(config, at_least_one=("batch_size", "max_steps", "log_every", "eval_every", "checkpoint_every",
+                                        "keep_checkpoints", "max_new_tokens", "max_length"),
+                  at_least_zero=("warmup_steps", "token_budget", "weight_decay"), positive=("learning_rate", "grad_clip"))
     if config.number_init not in NUMBER_INITS:
         raise ArborError(f"number_init must be one of {', '.join(NUMBER_INITS)}, got '{config.number_init}'.")
     if config.numbers not in NUMBER_STYLES:
