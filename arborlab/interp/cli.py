@@ -64,6 +64,8 @@ def sweep(model_dir: Path = MODEL_DIR, task: str = TASK, difficulty: list[str] =
     """Vary one input, hold the others: each component's contribution, its derivative, and the decision boundary."""
     from arborlab.interp.reports import sweep_study
 
+    if top < 1:
+        raise ArborError(f"--top must be at least 1, got {top}.")
     _run("sweep", sweep_study, out, overwrite, model_dir=model_dir, task=task, difficulty=difficulty, field=field,
          values=parse_values(values), problem=_parse_problem(problem), top=top, seed=seed)
 

@@ -70,3 +70,7 @@ def test_values_parse_and_bad_input_is_one_sentence(toy_folder, tmp_path):
     result = CliRunner().invoke(app, ["interp", "probe", str(toy_folder), "--label", "depth", "--out", str(tmp_path / "p")])
     assert isinstance(result.exception, ArborError) and "gives no 'depth' labels" in str(result.exception)
     assert not (tmp_path / "p").exists()
+    result = CliRunner().invoke(app, ["interp", "sweep", str(toy_folder), "--field", "price_a", "--values", "1:5",
+                                      "--top", "0", "--out", str(tmp_path / "s")])
+    assert isinstance(result.exception, ArborError) and "--top must be at least 1, got 0" in str(result.exception)
+    assert not (tmp_path / "s").exists()
