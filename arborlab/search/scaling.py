@@ -14,6 +14,8 @@ each answer with the task's exact verifier; `run_scaling` is ``arbor scaling``:
 
 It writes ``scaling.json``, ``table.csv`` (one row per strategy and budget, with per-bin accuracy),
 ``scaling.png`` (accuracy against FLOPs, one panel per bin and one for all) and ``report.html``.
+Until then ``OUT.partial`` journals the bins and each finished (strategy, budget) cell, so an
+interrupted run, started again with the same settings, resumes (`arborlab.search.journal`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from arborlab.io import atomic_directory
 from arborlab.progress import progress_bar
 from arborlab.search.base import SearchConfig, SearchContext
 from arborlab.search.budget import Budget
+from arborlab.search.journal import Journal
 from arborlab.search.steps import Policy
 from arborlab.search.strategies import STRATEGIES
 from arborlab.search.verifiers import check_verifier, make_verifier
@@ -168,17 +171,27 @@ def run_scaling(model_dir: Path | str, task_name: str, budgets: Sequence[int], s
     if out.exists() and not overwrite:
         raise ArborError(f"the output folder {out} already exists; pass --overwrite to replace it.")
     context = load_context(model_dir, task_name, verifier, config, max_new_tokens)
-    splits = problems_by_split(context.task, {"val": n_problems, "test": n_problems}, config.seed,
-                               context.task.difficulty(difficulty or {}))
+    chosen_difficulty = context.task.difficulty(difficulty or {})
+    splits = problems_by_split(context.task, {"val": n_problems, "test": n_problems}, config.seed, chosen_difficulty)
     grid = [(s, b) for s in strategies for b in (sorted(set(budgets)) if s != "greedy" else [1])]
+    # An interrupted run resumes: the bins and each finished (strategy, budget) cell are journalled.
+    journal = Journal(out.with_name(out.name + ".partial"), discard=overwrite, settings=dict(
+        model_dir=str(Path(model_dir).resolve()), task=task_name, budgets=sorted(set(budgets)), strategies=list(strategies),
+        verifier=verifier, config=asdict(config), n_problems=n_problems, difficulty=chosen_difficulty, bins=bins,
+        difficulty_samples=difficulty_samples, max_new_tokens=max_new_tokens))
     rows: dict[str, list[dict]] = {"val": [], "test": []}
     with progress_bar("scaling", total=len(grid) + 1, enabled=show_progress, unit="runs") as advance:
         problems = splits["val"] + splits["test"]
-        assigned, rates = difficulty_bins(context, problems, difficulty_samples, bins)
+        if journal.get("bins") is None:
+            journal.put("bins", difficulty_bins(context, problems, difficulty_samples, bins))
+        assigned, rates = journal.get("bins")
         advance(1)
         for strategy, budget in grid:
-            run = replace(context, config=replace(config, budget=budget))
-            for index, row in enumerate(grade(run, strategy, problems)):
+            key = f"{strategy}@{budget}"
+            if journal.get(key) is None:
+                context.policy.prefix_cache.clear()  # each cell on its own, so a resumed run equals a straight one
+                journal.put(key, grade(replace(context, config=replace(config, budget=budget)), strategy, problems))
+            for index, row in enumerate(journal.get(key)):
                 split = "val" if index < n_problems else "test"
                 rows[split].append(dict(row, strategy=strategy, budget=budget, bin=assigned[index], pass_rate=rates[index]))
             advance(1)
@@ -193,6 +206,7 @@ def run_scaling(model_dir: Path | str, task_name: str, budgets: Sequence[int], s
         "val": [{"strategy": s, "budget": b, "bin": g, **v} for (s, b, g), v in sorted(summarize(rows["val"], bins).items())],
     }
     _write_outputs(out, report, rows, bins, overwrite)
+    journal.finish()
     return report
 
 

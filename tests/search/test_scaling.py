@@ -53,6 +53,40 @@ def test_scaling_table_and_compute_optimal_line_match_the_graded_predictions(tmp
         assert float(table[("compute-optimal", budget)]["accuracy"]) == pytest.approx(sum(test_correct) / len(test_correct))
 
 
+def test_an_interrupted_scaling_run_resumes_and_equals_a_straight_one(tmp_path, monkeypatch):
+    from arborlab.search import scaling
+
+    arguments = dict(model_dir=toy_model_dir(), task_name=TASK, budgets=[1, 2], strategies=["greedy", "best-of-n", "beam"],
+                     verifier="oracle", config=SearchConfig(beam_width=2), n_problems=4, difficulty=DIFFICULTY, bins=2,
+                     difficulty_samples=2, max_new_tokens=60, show_progress=False)
+    straight = run_scaling(out=tmp_path / "straight", **arguments)
+    graded, real_grade = [], scaling.grade
+
+    def grade_until_killed(context, strategy, problems):
+        if len(graded) == 3:
+            raise KeyboardInterrupt  # as a Ctrl-C in the fourth of the five cells
+        graded.append((strategy, context.config.budget))
+        return real_grade(context, strategy, problems)
+
+    monkeypatch.setattr(scaling, "grade", grade_until_killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_scaling(out=tmp_path / "run", **arguments)
+    assert not (tmp_path / "run").exists() and (tmp_path / "run.partial").is_dir()
+    with pytest.raises(ArborError, match=r"run.partial holds an interrupted run with other settings \(bins\)"):
+        run_scaling(out=tmp_path / "run", **{**arguments, "bins": 1})
+    graded.clear()
+    monkeypatch.setattr(scaling, "grade", lambda *a: graded.append(a[1:]) or real_grade(*a))
+    resumed = run_scaling(out=tmp_path / "run", **arguments)
+    assert [(strategy, len(problems)) for strategy, problems in graded] == [("beam", 8), ("beam", 8)]  # only what was left
+    assert not (tmp_path / "run.partial").exists()
+
+    def without_times(report):
+        return json.dumps({split: [{k: v for k, v in e.items() if k != "seconds"} for e in report[split]]
+                           for split in ("val", "test")}, sort_keys=True)
+
+    assert without_times(resumed) == without_times(straight)
+
+
 @pytest.mark.parametrize(
     "settings, fragment",
     [

@@ -1,0 +1,71 @@
+"""Finished pieces of a long job on disk, so that the job resumes where it was interrupted.
+
+A journal is a folder (``arbor scaling`` keeps it beside its output, as ``OUT.partial``) holding
+``settings.json``, what the job was asked to do, and ``pieces.jsonl``, one line per finished piece
+of work (a key and its JSON value), appended and flushed as each piece ends. A rerun with the same
+settings reads the pieces back and skips them; a kill mid-line loses only that line. Once the job
+has written its output, `finish` removes the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from arborlab.errors import ArborError
+from arborlab.io import atomic_file
+
+
+class Journal:
+    """The finished pieces of one job. settings: JSON-able; a journal with other settings is refused
+    (or discarded when `discard`), so a rerun never mixes pieces of two different jobs."""
+
+    def __init__(self, folder: Path | str, settings: dict[str, Any], discard: bool = False):
+        self.folder = Path(folder)
+        settings = json.loads(json.dumps(settings))  # tuples → lists, as they read back
+        settings_path = self.folder / "settings.json"
+        if settings_path.is_file():
+            before = json.loads(settings_path.read_text())
+            if before != settings:
+                if not discard:
+                    changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+                    raise ArborError(f"{self.folder} holds an interrupted run with other settings ({', '.join(changed)}); "
+                                     "rerun with those settings to finish it, or pass --overwrite to discard it.")
+                shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not settings_path.is_file():
+            with atomic_file(settings_path) as stream:
+                json.dump(settings, stream, indent=2)
+        self.pieces_path = self.folder / "pieces.jsonl"
+        self.done: dict[str, Any] = {}
+        if self.pieces_path.is_file():
+            for line in self.pieces_path.read_text().splitlines():
+                try:
+                    piece = json.loads(line)
+                except json.JSONDecodeError:  # the line a kill cut short
+                    continue
+                self.done[piece["key"]] = piece["value"]
+
+    def get(self, key: str) -> Any | None:
+        return self.done.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """Record a finished piece; it is on disk when this returns."""
+        with open(self.pieces_path, "a", encoding="utf-8") as stream:
+            if stream.tell() and not self._ends_with_newline():
+                stream.write("\n")  # after a line a kill cut short
+            stream.write(json.dumps({"key": key, "value": value}) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        self.done[key] = value
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.pieces_path, "rb") as stream:
+            stream.seek(-1, os.SEEK_END)
+            return stream.read(1) == b"\n"
+
+    def finish(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
