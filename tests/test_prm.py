@@ -88,3 +88,28 @@ def test_bad_prm_settings_are_one_sentence_before_any_work(tmp_path, settings, f
     with pytest.raises(ArborError, match=re.escape(fragment)):
         train_prm(config, tmp_path / "prm", show_progress=False)
     assert not (tmp_path / "prm").exists()
+
+
+def test_an_interrupted_prm_run_resumes_without_sampling_again(tmp_path, monkeypatch):
+    """Killed in training, after its traces and Math-Shepherd rollouts: the rerun samples only the
+    held-out traces, and its evaluation equals a straight run's."""
+    from arborlab.search.steps import Policy
+    from arborlab.train import prm
+
+    config = dict(policy=str(toy_model_dir()), task=TASK, difficulty=DIFFICULTY, labels="mc-hard", rollouts=2, n_problems=8,
+                  eval_problems=6, samples=1, max_new_tokens=60, max_steps=5, batch_size=8)
+    straight = train_prm(PRMConfig(**config), tmp_path / "straight", show_progress=False)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prm, "fit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_prm(PRMConfig(**config), tmp_path / "run", show_progress=False)
+    assert not (tmp_path / "run").exists() and (tmp_path / "run.partial" / "pieces.jsonl").is_file()
+    monkeypatch.undo()
+    calls, real_complete = [], Policy.complete
+    monkeypatch.setattr(Policy, "complete", lambda self, traces, *a: calls.append(len(traces)) or real_complete(self, traces, *a))
+    resumed = train_prm(PRMConfig(**config), tmp_path / "run", show_progress=False)
+    assert calls == [6]  # the held-out traces (samples=1 per problem), nothing of the training side
+    assert resumed == straight and not (tmp_path / "run.partial").exists()

@@ -15,7 +15,7 @@ each answer with the task's exact verifier; `run_scaling` is ``arbor scaling``:
 It writes ``scaling.json``, ``table.csv`` (one row per strategy and budget, with per-bin accuracy),
 ``scaling.png`` (accuracy against FLOPs, one panel per bin and one for all) and ``report.html``.
 Until then ``OUT.partial`` journals the bins and each finished (strategy, budget) cell, so an
-interrupted run, started again with the same settings, resumes (`arborlab.search.journal`).
+interrupted run, started again with the same settings, resumes (`arborlab.journal`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from arborlab.io import atomic_directory
 from arborlab.progress import progress_bar
 from arborlab.search.base import SearchConfig, SearchContext
 from arborlab.search.budget import Budget
-from arborlab.search.journal import Journal
+from arborlab.journal import Journal
 from arborlab.search.steps import Policy
 from arborlab.search.strategies import STRATEGIES
 from arborlab.search.verifiers import check_verifier, make_verifier
@@ -182,16 +182,14 @@ def run_scaling(model_dir: Path | str, task_name: str, budgets: Sequence[int], s
     rows: dict[str, list[dict]] = {"val": [], "test": []}
     with progress_bar("scaling", total=len(grid) + 1, enabled=show_progress, unit="runs") as advance:
         problems = splits["val"] + splits["test"]
-        if journal.get("bins") is None:
-            journal.put("bins", difficulty_bins(context, problems, difficulty_samples, bins))
-        assigned, rates = journal.get("bins")
+        assigned, rates = journal.piece("bins", lambda: difficulty_bins(context, problems, difficulty_samples, bins))
         advance(1)
         for strategy, budget in grid:
-            key = f"{strategy}@{budget}"
-            if journal.get(key) is None:
+            def cell():
                 context.policy.prefix_cache.clear()  # each cell on its own, so a resumed run equals a straight one
-                journal.put(key, grade(replace(context, config=replace(config, budget=budget)), strategy, problems))
-            for index, row in enumerate(journal.get(key)):
+                return grade(replace(context, config=replace(config, budget=budget)), strategy, problems)
+
+            for index, row in enumerate(journal.piece(f"{strategy}@{budget}", cell)):
                 split = "val" if index < n_problems else "test"
                 rows[split].append(dict(row, strategy=strategy, budget=budget, bin=assigned[index], pass_rate=rates[index]))
             advance(1)

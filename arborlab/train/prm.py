@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForTokenClassification, get_cosine_schedule_with_warmup
 
 from arborlab.errors import ArborError
+from arborlab.journal import Journal
 from arborlab.models import load_model, quiet_transformers, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
@@ -142,11 +143,13 @@ def outcome_label(task: Task, problem: Problem, completion: str) -> float:
 
 
 def rollout_verdicts(policy, task: Task, problems: Sequence[Problem], completions: Sequence[str], rollouts: int,
-                     temperature: float, seed: int, show_progress: bool = False) -> list[list[list[bool]]]:
+                     temperature: float, seed: int, show_progress: bool = False,
+                     journal: Journal | None = None) -> list[list[list[bool]]]:
     """Math-Shepherd rollouts: for each completion and step, whether each of `rollouts` continuations
     written by the policy after that step reaches a correct answer. → [trace][step][rollout].
 
-    All rollouts of all traces go through the policy in batched calls.
+    All rollouts of all traces go through the policy in batched calls; with a `journal`, each call's
+    verdicts are recorded as it ends, and calls a run before finished are not made again.
     """
     from arborlab.search.budget import Budget
 
@@ -161,12 +164,21 @@ def rollout_verdicts(policy, task: Task, problems: Sequence[Problem], completion
     verdicts: list[list[list[bool]]] = [[[] for _ in split_steps(c)] for c in completions]
     budgets = [Budget() for _ in problems]
     chunk = policy.batch_size
+
+    def chunk_verdicts(start: int) -> list[bool]:
+        policy.prefix_cache.clear()  # each chunk on its own, so a resumed run equals a straight one
+        written = policy.complete(starts[start: start + chunk], budgets, temperature, seed + start)
+        return [task.verify(problems[trace.owner], policy.text(trace)).correct for trace in written]
+
     with progress_bar("rollouts", total=len(starts), enabled=show_progress, unit="rollouts") as advance:
         for start in range(0, len(starts), chunk):
-            written = policy.complete(starts[start: start + chunk], budgets, temperature, seed + start)
-            for trace, (index, step_index) in zip(written, where[start: start + chunk]):
-                verdicts[index][step_index].append(task.verify(problems[trace.owner], policy.text(trace)).correct)
-            advance(len(written))
+            if journal is None:
+                correct = chunk_verdicts(start)
+            else:
+                correct = journal.piece(f"rollouts from {start}", lambda: chunk_verdicts(start))
+            for ok, (index, step_index) in zip(correct, where[start: start + chunk]):
+                verdicts[index][step_index].append(ok)
+            advance(len(correct))
     return verdicts
 
 
@@ -291,12 +303,16 @@ def train_prm(config: PRMConfig, out: Path | str, overwrite: bool = False, show_
 
     splits = problems_by_split(task, {"train": config.n_problems, "test": config.eval_problems}, config.seed, config.difficulty)
     train_problems, eval_problems = splits["train"], splits["test"]
-    owners, texts = make_traces(policy, task, train_problems, config, config.seed)
+    # An interrupted run resumes: the traces and each batch of rollouts are journalled as they end.
+    journal = Journal(run.path.with_name(run.path.name + ".partial"), discard=overwrite,
+                      settings=dict(dataclasses.asdict(config), policy=str(Path(config.policy).resolve())))
+    owners, texts = journal.piece("training traces", lambda: make_traces(policy, task, train_problems, config, config.seed))
     exact = [exact_step_labels(task, p, t) for p, t in zip(owners, texts)]
     report: dict[str, Any] = {}
     steps = exact
     if config.labels != "exact" and config.kind == "prm":
-        verdicts = rollout_verdicts(policy, task, owners, texts, config.rollouts, config.temperature, config.seed + 1, show_progress)
+        verdicts = rollout_verdicts(policy, task, owners, texts, config.rollouts, config.temperature, config.seed + 1,
+                                    show_progress, journal)
         ns = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n < config.rollouts] + [config.rollouts]
         report["agreement"] = agreement(verdicts, exact, ns)
         hard = config.labels == "mc-hard"
@@ -315,10 +331,11 @@ def train_prm(config: PRMConfig, out: Path | str, overwrite: bool = False, show_
             examples.append((item, targets))
     losses = fit(model, examples, config, tokenizer.pad_token_id or 0, show_progress)
 
-    held_owners, held_texts = make_traces(policy, task, eval_problems, config, config.seed + 2)
+    held_owners, held_texts = journal.piece("held-out traces", lambda: make_traces(policy, task, eval_problems, config, config.seed + 2))
     report.update(evaluate_scorer(model, tokenizer, task, held_owners, held_texts))
     report.update(kind=config.kind, labels=config.labels, train_traces=len(examples), final_loss=losses[-1])
     _write_run(run, config, model, tokenizer, losses, report, overwrite)
+    journal.finish()
     return report
 
 

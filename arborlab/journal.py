@@ -1,10 +1,10 @@
 """Finished pieces of a long job on disk, so that the job resumes where it was interrupted.
 
-A journal is a folder (``arbor scaling`` keeps it beside its output, as ``OUT.partial``) holding
-``settings.json``, what the job was asked to do, and ``pieces.jsonl``, one line per finished piece
-of work (a key and its JSON value), appended and flushed as each piece ends. A rerun with the same
-settings reads the pieces back and skips them; a kill mid-line loses only that line. Once the job
-has written its output, `finish` removes the journal.
+A journal is a folder (``arbor scaling`` and ``arbor train prm`` keep it beside their output, as
+``OUT.partial``) holding ``settings.json``, what the job was asked to do, and ``pieces.jsonl``, one
+line per finished piece of work (a key and its JSON value), appended and flushed as each piece
+ends. A rerun with the same settings reads the pieces back and skips them; a kill mid-line loses
+only that line. Once the job has written its output, `finish` removes the journal.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from arborlab.errors import ArborError
 from arborlab.io import atomic_file
@@ -49,18 +49,22 @@ class Journal:
                     continue
                 self.done[piece["key"]] = piece["value"]
 
-    def get(self, key: str) -> Any | None:
-        return self.done.get(key)
+    def piece(self, key: str, make: Callable[[], Any]) -> Any:
+        """The value of piece `key`: read back when a run before finished it, else ``make()``, recorded.
 
-    def put(self, key: str, value: Any) -> None:
-        """Record a finished piece; it is on disk when this returns."""
-        with open(self.pieces_path, "a", encoding="utf-8") as stream:
-            if stream.tell() and not self._ends_with_newline():
-                stream.write("\n")  # after a line a kill cut short
-            stream.write(json.dumps({"key": key, "value": value}) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        self.done[key] = value
+        Either way it is what JSON reads back (tuples become lists), so a resumed run computes on
+        exactly what a straight one does.
+        """
+        if key not in self.done:
+            line = json.dumps({"key": key, "value": make()})
+            with open(self.pieces_path, "a", encoding="utf-8") as stream:
+                if stream.tell() and not self._ends_with_newline():
+                    stream.write("\n")  # after a line a kill cut short
+                stream.write(line + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            self.done[key] = json.loads(line)["value"]
+        return self.done[key]
 
     def _ends_with_newline(self) -> bool:
         with open(self.pieces_path, "rb") as stream:
