@@ -77,8 +77,9 @@ def test_math_shepherd_labels_train_a_prm_that_guides_beam_search(tmp_path):
     (dict(n_problems=0), "--problems must be at least 1"),
     (dict(rollouts=0), "--rollouts must be at least 1"),
     (dict(samples=-1), "--samples must be 0"),
-    (dict(learning_rate=-1.0), "--lr must be positive"),
-    (dict(learning_rate=float("nan")), "--lr must be positive"),
+    (dict(learning_rate=-1.0), "--lr must be a positive number"),
+    (dict(learning_rate=float("nan")), "--lr must be a positive number"),
+    (dict(learning_rate=float("inf")), "--lr must be a positive number"),
     (dict(max_new_tokens=1), "max_new_tokens must be more than the"),
 ])
 def test_bad_prm_settings_are_one_sentence_before_any_work(tmp_path, settings, fragment):

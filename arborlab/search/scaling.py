@@ -31,10 +31,10 @@ from typing import Any, Sequence
 from arborlab.data import split_of
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory
+from arborlab.journal import Journal
 from arborlab.progress import progress_bar
 from arborlab.search.base import SearchConfig, SearchContext
 from arborlab.search.budget import Budget
-from arborlab.journal import Journal
 from arborlab.search.steps import Policy
 from arborlab.search.strategies import STRATEGIES
 from arborlab.search.verifiers import check_verifier, make_verifier

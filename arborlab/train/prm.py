@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,8 +243,8 @@ class PRMConfig:
                 raise ArborError(f"{flag} must be at least 1, got {getattr(self, name)}.")
         if self.samples < 0:
             raise ArborError(f"--samples must be 0 (the task's own traces only) or more, got {self.samples}.")
-        if not self.learning_rate > 0:
-            raise ArborError(f"--lr must be positive, got {self.learning_rate}.")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ArborError(f"--lr must be a positive number, got {self.learning_rate}.")
 
 
 def with_wrong_step(task: Task, problems: Sequence[Problem], rng: random.Random) -> list[str]:
