@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from contextlib import nullcontext
@@ -309,19 +310,26 @@ def sample_command(
     """Sample completions from any local HF causal LM, batched, stopping at eos or </answer>."""
     from arborlab.completions import complete, read_prompts
     from arborlab.io import atomic_file
+    from arborlab.journal import Journal
     from arborlab.models import load_model
 
     model, tokenizer = load_model(model_dir)
     if tokenizer is None:
         raise ArborError(f"{model_dir} has no tokenizer; save one beside the model.")
     texts = read_prompts(prompts)
-    results = complete(model, tokenizer, texts, n, temperature, max_new_tokens, top_p=top_p, seed=seed, backend=backend, show_progress=True)
+    # An interrupted run resumes: OUT.partial journals each sampled batch (other settings start afresh).
+    journal = Journal(out.with_name(out.name + ".partial"), discard=True, settings=dict(
+        model_dir=str(model_dir.resolve()), prompts=hashlib.sha256(json.dumps(texts).encode()).hexdigest(), n=n,
+        temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, backend=backend, seed=seed))
+    results = complete(model, tokenizer, texts, n, temperature, max_new_tokens, top_p=top_p, seed=seed, backend=backend,
+                       show_progress=True, journal=journal)
     with atomic_file(out) as stream:
         for prompt, per_prompt in zip(texts, results):
             for done in per_prompt:
                 record = {"prompt": prompt, "completion": done.text, "tokens": done.tokens, "logprobs": done.logprobs,
                           "finish_reason": done.finish_reason}
                 stream.write(json.dumps(record) + "\n")
+    journal.finish()
     console.print(f"wrote {len(texts) * n} samples to {out}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from arborlab.errors import ArborError
-
+from arborlab.journal import Journal
 from arborlab.progress import progress_bar
 from arborlab.sample import check_arguments, sample
 from arborlab.text import ANSWER_CLOSE
@@ -42,8 +42,14 @@ def complete(
     batch_size: int = 64,
     backend: str = "arbor",
     show_progress: bool = False,
+    journal: Journal | None = None,
+    journal_key: str = "",
 ) -> list[list[TextCompletion]]:
-    """`samples` completions for each prompt, batched by similar prompt length."""
+    """`samples` completions for each prompt, batched by similar prompt length.
+
+    With a `journal` (`arborlab.journal`), each batch is recorded as it ends (under `journal_key`
+    and its first request's index), and batches a run before finished are read back, not sampled.
+    """
     if backend == "vllm":  # refuse before the progress bar starts, not at the first batch
         from arborlab.sample_vllm import vllm_module
 
@@ -59,20 +65,25 @@ def complete(
     with progress_bar("sampling", total=len(requests), enabled=show_progress, unit="completions") as advance:
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
-            batch = sample(
-                model,
-                [encoded[i] for i, _ in chunk],
-                max_new_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                stop_ids=stop_ids,
-                stop_sequences=stop_sequences,
-                seed=seed + start,
-                backend=backend,
-            )
-            for (i, s), done in zip(chunk, batch):
-                text = tokenizer.decode(done.tokens, skip_special_tokens=True)
-                results[i][s] = TextCompletion(text, done.tokens, done.logprobs, done.finish_reason)
+
+            def sample_chunk() -> list[list]:
+                batch = sample(
+                    model,
+                    [encoded[i] for i, _ in chunk],
+                    max_new_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                    stop_ids=stop_ids,
+                    stop_sequences=stop_sequences,
+                    seed=seed + start,
+                    backend=backend,
+                )
+                return [[tokenizer.decode(done.tokens, skip_special_tokens=True), done.tokens, done.logprobs, done.finish_reason]
+                        for done in batch]
+
+            written = sample_chunk() if journal is None else journal.piece(f"{journal_key}{start}", sample_chunk)
+            for (i, s), fields in zip(chunk, written):
+                results[i][s] = TextCompletion(*fields)
             advance(len(chunk))
     return results
 

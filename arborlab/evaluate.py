@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from arborlab.data import generate_rows
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory
+from arborlab.journal import Journal
 from arborlab.tasks import Task, get_task
 from arborlab.text import answer_text
 
@@ -105,17 +106,21 @@ def evaluate_rows(
     max_new_tokens: int = 512,
     seed: int = 0,
     show_progress: bool = False,
+    journal: Journal | None = None,
+    journal_key: str = "",
 ) -> dict[str, Any]:
     """Sample completions for dataset rows (columns `problem`, `prompt`, `difficulty`) and grade them.
 
     Returns `summarize`'s figures plus `predictions`: one ``{"problem", "answer", "completion"}`` per
     sample (the input format of ``arbor tasks score``, with the whole completion beside it).
+    `journal`, `journal_key`: see `arborlab.completions.complete`.
     """
     from arborlab.completions import complete
 
     task = get_task(task_name)
     sampled = complete(
-        model, tokenizer, [r["prompt"] for r in rows], samples, temperature, max_new_tokens, seed=seed, show_progress=show_progress
+        model, tokenizer, [r["prompt"] for r in rows], samples, temperature, max_new_tokens, seed=seed, show_progress=show_progress,
+        journal=journal, journal_key=journal_key,
     )
     completions = [[c.text for c in per_prompt] for per_prompt in sampled]
     problems = [{"problem": json.loads(r["problem"]), "difficulty": json.loads(r["difficulty"])} for r in rows]
@@ -178,12 +183,17 @@ def run_eval(
             raise ArborError(f"{folders[label]} has no tokenizer; save one beside the model.")
     rows = held_out_rows(Path(model_dir), task_name, n_problems, data, split, difficulty, seed)
     temperature = (0.0 if samples == 1 else 1.0) if temperature is None else temperature
+    out = Path(out) if out else Path(model_dir).parent / f"eval-{task_name}-{split}"
+    # An interrupted eval resumes: OUT.partial journals each sampled batch (other settings start afresh).
+    journal = Journal(out.with_name(out.name + ".partial"), discard=True, settings=dict(
+        models={label: str(folder.resolve()) for label, folder in folders.items()}, task=task_name,
+        problems=[r["problem"] for r in rows], samples=samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed))
     reports = {
-        label: evaluate_rows(model, tokenizer, task_name, rows, samples, temperature, ks, max_new_tokens, seed, show_progress=True)
+        label: evaluate_rows(model, tokenizer, task_name, rows, samples, temperature, ks, max_new_tokens, seed, show_progress=True,
+                             journal=journal, journal_key=f"{label} ")
         for label, (model, tokenizer) in models.items()
     }
     report = reports["model"]
-    out = Path(out) if out else Path(model_dir).parent / f"eval-{task_name}-{split}"
     predictions = {label: figures.pop("predictions") for label, figures in reports.items()}
     report.update(model_dir=str(model_dir), task=task_name, samples=samples, temperature=temperature, out=str(out))
     if baseline is not None:
@@ -199,6 +209,7 @@ def run_eval(
                 labels["model"] = str(model_dir)
             labels["baseline"] += " (baseline)"
         plot_pass_at_k({labels[label]: reports[label] for label in reports}, staging / "pass_at_k.png")
+    journal.finish()
     return report
 
 

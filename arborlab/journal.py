@@ -25,38 +25,37 @@ class Journal:
 
     def __init__(self, folder: Path | str, settings: dict[str, Any], discard: bool = False):
         self.folder = Path(folder)
-        settings = json.loads(json.dumps(settings))  # tuples → lists, as they read back
+        self.settings = json.loads(json.dumps(settings))  # tuples → lists, as they read back
+        self.pieces_path = self.folder / "pieces.jsonl"
+        self.done: dict[str, Any] = {}
+        self._stale = False  # a journal of other settings, to discard at the first write
         settings_path = self.folder / "settings.json"
         if settings_path.is_file():
             before = json.loads(settings_path.read_text())
-            if before != settings:
+            if before != self.settings:
                 if not discard:
-                    changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+                    changed = sorted(k for k in set(before) | set(self.settings) if before.get(k) != self.settings.get(k))
                     raise ArborError(f"{self.folder} holds an interrupted run with other settings ({', '.join(changed)}); "
                                      "rerun with those settings to finish it, or pass --overwrite to discard it.")
-                shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not settings_path.is_file():
-            with atomic_file(settings_path) as stream:
-                json.dump(settings, stream, indent=2)
-        self.pieces_path = self.folder / "pieces.jsonl"
-        self.done: dict[str, Any] = {}
-        if self.pieces_path.is_file():
-            for line in self.pieces_path.read_text().splitlines():
-                try:
-                    piece = json.loads(line)
-                except json.JSONDecodeError:  # the line a kill cut short
-                    continue
-                self.done[piece["key"]] = piece["value"]
+                self._stale = True
+            elif self.pieces_path.is_file():
+                for line in self.pieces_path.read_text().splitlines():
+                    try:
+                        piece = json.loads(line)
+                    except json.JSONDecodeError:  # the line a kill cut short
+                        continue
+                    self.done[piece["key"]] = piece["value"]
 
     def piece(self, key: str, make: Callable[[], Any]) -> Any:
         """The value of piece `key`: read back when a run before finished it, else ``make()``, recorded.
 
         Either way it is what JSON reads back (tuples become lists), so a resumed run computes on
-        exactly what a straight one does.
+        exactly what a straight one does. The folder is made at the first record, so a job that
+        fails before finishing any piece leaves nothing behind.
         """
         if key not in self.done:
             line = json.dumps({"key": key, "value": make()})
+            self._prepare_folder()
             with open(self.pieces_path, "a", encoding="utf-8") as stream:
                 if stream.tell() and not self._ends_with_newline():
                     stream.write("\n")  # after a line a kill cut short
@@ -65,6 +64,16 @@ class Journal:
                 os.fsync(stream.fileno())
             self.done[key] = json.loads(line)["value"]
         return self.done[key]
+
+    def _prepare_folder(self) -> None:
+        if self._stale:
+            shutil.rmtree(self.folder)
+            self._stale = False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        settings_path = self.folder / "settings.json"
+        if not settings_path.is_file():
+            with atomic_file(settings_path) as stream:
+                json.dump(self.settings, stream, indent=2)
 
     def _ends_with_newline(self) -> bool:
         with open(self.pieces_path, "rb") as stream:

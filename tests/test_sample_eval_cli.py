@@ -57,7 +57,37 @@ def test_sample_bad_input_is_one_sentence_and_writes_nothing(model_dir, tmp_path
     prompts.write_text("numbers 3 5 7 target 22\n")
     out = tmp_path / "s.jsonl"
     assert_one_sentence_error(*arbor("sample", str(model_dir), "--prompts", str(prompts), *arguments, "--out", str(out)), fragment)
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "s.jsonl.partial").exists()
+
+
+def test_an_interrupted_eval_resumes_without_sampling_again(model_dir, tmp_path, monkeypatch):
+    """Killed after two of its three sampled batches, the rerun samples only the third, and its
+    figures and predictions equal a straight run's."""
+    from arborlab import completions
+    from arborlab.evaluate import run_eval
+
+    settings = dict(model_dir=model_dir, task_name="countdown", n_problems=40, samples=4, ks=[1, 4], temperature=None, data=None,
+                    split="test", difficulty={"n_numbers": 3}, max_new_tokens=8, seed=0)
+    straight = run_eval(out=tmp_path / "straight", **settings)
+    calls, real_sample = [], completions.sample
+
+    def killed_after_two(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_sample(*args, **kwargs)
+
+    monkeypatch.setattr(completions, "sample", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(out=tmp_path / "run", **settings)
+    assert (tmp_path / "run.partial").is_dir() and not (tmp_path / "run").exists()
+    calls.clear()
+    monkeypatch.setattr(completions, "sample", lambda *args, **kwargs: calls.append(1) or real_sample(*args, **kwargs))
+    resumed = run_eval(out=tmp_path / "run", **settings)
+    assert len(calls) == 1  # 160 requests in batches of 64
+    assert {k: v for k, v in resumed.items() if k != "out"} == {k: v for k, v in straight.items() if k != "out"}
+    assert (tmp_path / "run" / "predictions.jsonl").read_text() == (tmp_path / "straight" / "predictions.jsonl").read_text()
+    assert not (tmp_path / "run.partial").exists()
 
 
 def test_completions_refuse_bad_arguments_before_sampling_anything(model_dir, monkeypatch):
