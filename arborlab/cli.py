@@ -310,7 +310,7 @@ def sample_command(
     """Sample completions from any local HF causal LM, batched, stopping at eos or </answer>."""
     from arborlab.completions import complete, read_prompts
     from arborlab.io import atomic_file
-    from arborlab.journal import Journal
+    from arborlab.journal import Journal, journal_beside
     from arborlab.models import load_model
 
     model, tokenizer = load_model(model_dir)
@@ -318,7 +318,7 @@ def sample_command(
         raise ArborError(f"{model_dir} has no tokenizer; save one beside the model.")
     texts = read_prompts(prompts)
     # An interrupted run resumes: OUT.partial journals each sampled batch (other settings start afresh).
-    journal = Journal(out.with_name(out.name + ".partial"), discard=True, settings=dict(
+    journal = Journal(journal_beside(out), discard=True, settings=dict(
         model_dir=str(model_dir.resolve()), prompts=hashlib.sha256(json.dumps(texts).encode()).hexdigest(), n=n,
         temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, backend=backend, seed=seed))
     results = complete(model, tokenizer, texts, n, temperature, max_new_tokens, top_p=top_p, seed=seed, backend=backend,

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from arborlab.data import generate_rows
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory
-from arborlab.journal import Journal
+from arborlab.journal import Journal, journal_beside
 from arborlab.tasks import Task, get_task
 from arborlab.text import answer_text
 
@@ -185,7 +185,7 @@ def run_eval(
     temperature = (0.0 if samples == 1 else 1.0) if temperature is None else temperature
     out = Path(out) if out else Path(model_dir).parent / f"eval-{task_name}-{split}"
     # An interrupted eval resumes: OUT.partial journals each sampled batch (other settings start afresh).
-    journal = Journal(out.with_name(out.name + ".partial"), discard=True, settings=dict(
+    journal = Journal(journal_beside(out), discard=True, settings=dict(
         models={label: str(folder.resolve()) for label, folder in folders.items()}, task=task_name,
         problems=[r["problem"] for r in rows], samples=samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed))
     reports = {

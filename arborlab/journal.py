@@ -19,6 +19,12 @@ from arborlab.errors import ArborError
 from arborlab.io import atomic_file
 
 
+def journal_beside(output: Path | str) -> Path:
+    """Where the journal of a job writing `output` (a file or folder) lies: ``OUTPUT.partial`` beside it."""
+    output = Path(output).resolve()  # so that "." has a name too
+    return output.with_name(output.name + ".partial")
+
+
 class Journal:
     """The finished pieces of one job. settings: JSON-able; a journal with other settings is refused
     (or discarded when `discard`), so a rerun never mixes pieces of two different jobs."""

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 from arborlab.data import split_of
 from arborlab.errors import ArborError
 from arborlab.io import atomic_directory
-from arborlab.journal import Journal
+from arborlab.journal import Journal, journal_beside
 from arborlab.progress import progress_bar
 from arborlab.search.base import SearchConfig, SearchContext
 from arborlab.search.budget import Budget
@@ -175,7 +175,7 @@ def run_scaling(model_dir: Path | str, task_name: str, budgets: Sequence[int], s
     splits = problems_by_split(context.task, {"val": n_problems, "test": n_problems}, config.seed, chosen_difficulty)
     grid = [(s, b) for s in strategies for b in (sorted(set(budgets)) if s != "greedy" else [1])]
     # An interrupted run resumes: the bins and each finished (strategy, budget) cell are journalled.
-    journal = Journal(out.with_name(out.name + ".partial"), discard=overwrite, settings=dict(
+    journal = Journal(journal_beside(out), discard=overwrite, settings=dict(
         model_dir=str(Path(model_dir).resolve()), task=task_name, budgets=sorted(set(budgets)), strategies=list(strategies),
         verifier=verifier, config=asdict(config), n_problems=n_problems, difficulty=chosen_difficulty, bins=bins,
         difficulty_samples=difficulty_samples, max_new_tokens=max_new_tokens))

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForTokenClassification, get_cosine_schedule_with_warmup
 
 from arborlab.errors import ArborError
-from arborlab.journal import Journal
+from arborlab.journal import Journal, journal_beside
 from arborlab.models import load_model, quiet_transformers, save_model
 from arborlab.progress import progress_bar
 from arborlab.runs import RunFolder
@@ -305,7 +305,7 @@ def train_prm(config: PRMConfig, out: Path | str, overwrite: bool = False, show_
     splits = problems_by_split(task, {"train": config.n_problems, "test": config.eval_problems}, config.seed, config.difficulty)
     train_problems, eval_problems = splits["train"], splits["test"]
     # An interrupted run resumes: the traces and each batch of rollouts are journalled as they end.
-    journal = Journal(run.path.with_name(run.path.name + ".partial"), discard=overwrite,
+    journal = Journal(journal_beside(run.path), discard=overwrite,
                       settings=dict(dataclasses.asdict(config), policy=str(Path(config.policy).resolve())))
     owners, texts = journal.piece("training traces", lambda: make_traces(policy, task, train_problems, config, config.seed))
     exact = [exact_step_labels(task, p, t) for p, t in zip(owners, texts)]
