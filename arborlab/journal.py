@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from arborlab.errors import ArborError
 from arborlab.io import atomic_file
+from arborlab.progress import stderr_console
 
 
 def journal_beside(output: Path | str) -> Path:
@@ -51,6 +52,9 @@ class Journal:
                     except json.JSONDecodeError:  # the line a kill cut short
                         continue
                     self.done[piece["key"]] = piece["value"]
+                if self.done:
+                    stderr_console.print(f"resuming the interrupted run journalled in {self.folder} "
+                                         f"({len(self.done)} finished pieces)")
 
     def piece(self, key: str, make: Callable[[], Any]) -> Any:
         """The value of piece `key`: read back when a run before finished it, else ``make()``, recorded.

@@ -8,11 +8,12 @@ from arborlab.errors import ArborError
 from arborlab.journal import Journal, journal_beside
 
 
-def test_pieces_are_read_back_by_a_new_journal_and_not_made_again(tmp_path):
+def test_pieces_are_read_back_by_a_new_journal_and_not_made_again(tmp_path, capsys):
     made = []
     first = Journal(tmp_path / "j", {"n": 3})
     assert first.piece("a", lambda: made.append("a") or (1, [2, 3])) == [1, [2, 3]]  # as JSON reads it back
     again = Journal(tmp_path / "j", {"n": 3})
+    assert "resuming the interrupted run journalled in" in " ".join(capsys.readouterr().err.split())
     assert again.piece("a", lambda: made.append("a again") or None) == [1, [2, 3]]
     assert again.piece("b", lambda: made.append("b") or {"x": 1.5}) == {"x": 1.5}
     assert made == ["a", "b"]
