@@ -28,7 +28,7 @@ from arborlab.io import atomic_file
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.runs import RunFolder
 from arborlab.studies.common import accuracy_on, trained_model
-from arborlab.train.sft import ExamplesDoNotFit, SFTConfig, train_sft
+from arborlab.train.sft import ExamplesDoNotFit, SFTConfig, check_sft_config, train_sft
 
 #: Stream-of-Search's best published figures (SoS + APA), for the report's reference lines
 SOS_SEEN, SOS_UNSEEN = 0.57, 0.54
@@ -80,6 +80,7 @@ class SoSStudy:
 def run_sos_study(study: SoSStudy, out: Path | str, show_progress: bool = True) -> list[dict]:
     """Train and grade one model per (order, budget) under `out`; writes results.json, a plot and report.html."""
     out = Path(out)
+    check_sft_config(study.sft_config(out / "data"))  # a bad preset or model setting, before minutes of data
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(dataclasses.asdict(study), indent=2))
     unseen = study.unseen_targets()

@@ -21,7 +21,7 @@ from arborlab.data import generate_rows
 from arborlab.demo import DEMO
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.studies.common import accuracy_on, trained_model
-from arborlab.train.sft import SFTConfig
+from arborlab.train.sft import SFTConfig, check_sft_config
 
 
 @dataclass
@@ -62,6 +62,8 @@ class StylesStudy:
 def run_styles_study(study: StylesStudy, out: Path | str, show_progress: bool = True) -> list[dict]:
     """Train and grade one model per style in `out/<style>`; writes results.json, a plot and report.html."""
     out = Path(out)
+    for style in study.styles:  # a bad preset or model setting, before any data or training
+        check_sft_config(study.sft_config(style))
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(dataclasses.asdict(study), indent=2))
     harder_rows = list(generate_rows(study.task, study.eval_problems, "direct", study.seed + 1, study.harder, show_progress=False))

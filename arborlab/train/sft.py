@@ -96,7 +96,7 @@ def train_sft(config: SFTConfig, out: Path | str, resume: bool = False, overwrit
     """Train (or resume) an SFT run in `out`; returns the final evaluation."""
     run = RunFolder(out)
     rank, world = distributed.setup()
-    config = start_run(run, config, resume, overwrite, _check_config, writer=rank == 0, sync=distributed.barrier)
+    config = start_run(run, config, resume, overwrite, check_sft_config, writer=rank == 0, sync=distributed.barrier)
     data_dir = _dataset(config, run, rank)
     distributed.barrier()
 
@@ -244,8 +244,10 @@ def _weigh_results(examples: list[Example], tokenizer, weight: float) -> list[Ex
     return [dataclasses.replace(e, weights=result_weights(e.ids, vocabulary["="], numbers, weight)) for e in examples]
 
 
-def _check_config(config: SFTConfig) -> None:
-    """Validate (and type the difficulty of) a new run's settings before anything is written."""
+def check_sft_config(config: SFTConfig) -> None:
+    """Validate (and type the difficulty of) a new run's settings before anything is written.
+
+    Studies that train several runs call it on each run's config before their first work."""
     task = get_task(config.task)
     config.difficulty = task.difficulty(config.difficulty)
     if not config.data_dir:

@@ -66,3 +66,17 @@ def test_the_studies_default_generation_fits_their_models_context():
         longest = max(len(tokenizer(p)["input_ids"]) for p in prompts)
         context = make_config(study.preset, len(tokenizer), **study.model).max_position_embeddings
         assert longest + study.max_new_tokens <= context, type(study).__name__
+
+
+@pytest.mark.parametrize("run, study", [
+    (run_styles_study, StylesStudy(preset="9m")),
+    (run_styles_study, StylesStudy(model={"num_layers": 2})),
+    (run_sos_study, SoSStudy(preset="9m")),
+])
+def test_a_bad_model_setting_is_one_sentence_before_any_data(tmp_path, run, study):
+    """Before, the sos study made its countdown-4 dataset (minutes) and then failed on the preset."""
+    from arborlab.errors import ArborError
+
+    with pytest.raises(ArborError, match="unknown model preset '9m'|'num_layers' is not a LlamaConfig setting"):
+        run(study, tmp_path / "study", show_progress=False)
+    assert not (tmp_path / "study").exists()
