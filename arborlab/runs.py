@@ -117,17 +117,19 @@ def config_from_dict(config_class: type, values: dict[str, Any], what: str):
 
 
 def check_numbers(config, *, at_least_one: tuple[str, ...] = (), at_least_zero: tuple[str, ...] = (),
-                  positive: tuple[str, ...] = ()) -> None:
+                  positive: tuple[str, ...] = (), shown: dict[str, str] | None = None) -> None:
     """Refuse, with one sentence naming the setting, a config field below its least value: counts of
-    at least 1 or 0, and positive finite numbers (learning rates, clipping norms)."""
+    at least 1 or 0, and positive finite numbers (learning rates, clipping norms). `shown` names a
+    field as its user sets it (e.g. ``{"learning_rate": "--lr"}``); by default the field's own name."""
+    shown = shown or {}
     for names, least in ((at_least_one, 1), (at_least_zero, 0)):
         for name in names:
             if getattr(config, name) < least:
-                raise ArborError(f"{name} must be at least {least}, got {getattr(config, name)}.")
+                raise ArborError(f"{shown.get(name, name)} must be at least {least}, got {getattr(config, name)}.")
     for name in positive:
         value = getattr(config, name)
         if not (value > 0 and math.isfinite(value)):
-            raise ArborError(f"{name} must be a positive number, got {value}.")
+            raise ArborError(f"{shown.get(name, name)} must be a positive number, got {value}.")
 
 
 def start_run(run: RunFolder, config, resume: bool, overwrite: bool, prepare: Callable[[Any], None],

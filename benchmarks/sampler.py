@@ -99,7 +99,7 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     print(f"model: 3m preset, {params / 1e6:.2f}M parameters, vocab {VOCAB}; torch threads: {torch.get_num_threads()}")
     print(f"{'batch':>5}  {'hf tok/s':>9}  {'arbor tok/s':>11}  {'speedup':>7}")
-    speedups = {}
+    speedups, hf_step_seconds = {}, {}
     for batch in BATCHES:
         prompts = make_prompts(batch, seed=batch)
         hf_generate(model, prompts[:1])  # warm-up
@@ -114,8 +114,9 @@ def main() -> None:
                 raise SystemExit(f"the samplers disagree at batch {batch}: arbor's greedy tokens differ from generate's.")
         tokens = batch * NEW_TOKENS
         speedups[batch] = hf_seconds / arbor_seconds
+        hf_step_seconds[batch] = hf_seconds / NEW_TOKENS  # prefill included
         print(f"{batch:>5}  {tokens / hf_seconds:>9.0f}  {tokens / arbor_seconds:>11.0f}  {speedups[batch]:>6.2f}x")
-    hf_step = hf_seconds / NEW_TOKENS  # batch 64's, prefill included
+    hf_step = hf_step_seconds[BATCHES[-1]]
     floor, flops = matmul_floor(model, BATCHES[-1])
     at_peak = flops / (matmul_peak() * 1e9)
     print(f"floor at batch {BATCHES[-1]}: HF generate takes {hf_step * 1e3:.1f} ms a step; the step's matrix products "

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from arborlab.errors import ArborError
 from arborlab.journal import Journal, journal_beside
 from arborlab.models import load_model, quiet_transformers, save_model
 from arborlab.progress import progress_bar
-from arborlab.runs import RunFolder
+from arborlab.runs import RunFolder, check_numbers
 from arborlab.tasks import Problem, Task, get_task
 from arborlab.text import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, format_trace, split_steps
 from arborlab.train.batches import prompt_ids
@@ -173,10 +172,7 @@ def rollout_verdicts(policy, task: Task, problems: Sequence[Problem], completion
 
     with progress_bar("rollouts", total=len(starts), enabled=show_progress, unit="rollouts") as advance:
         for start in range(0, len(starts), chunk):
-            if journal is None:
-                correct = chunk_verdicts(start)
-            else:
-                correct = journal.piece(f"rollouts from {start}", lambda: chunk_verdicts(start))
+            correct = chunk_verdicts(start) if journal is None else journal.piece(f"rollouts from {start}", lambda: chunk_verdicts(start))
             for ok, (index, step_index) in zip(correct, where[start: start + chunk]):
                 verdicts[index][step_index].append(ok)
             advance(len(correct))
@@ -210,6 +206,11 @@ def agreement(verdicts: Sequence[Sequence[Sequence[bool]]], exact: Sequence[Sequ
 # ---- training ----------------------------------------------------------------------------------
 
 
+# `arbor train prm` flags of the settings, named in its messages: they are set only through it
+FLAGS = {"rollouts": "--rollouts", "n_problems": "--problems", "eval_problems": "--eval-problems",
+         "max_steps": "--max-steps", "batch_size": "--batch-size", "learning_rate": "--lr"}
+
+
 @dataclass
 class PRMConfig:
     """Everything a PRM/ORM run needs; written to the run's config.toml."""
@@ -236,15 +237,10 @@ class PRMConfig:
             raise ArborError(f"--kind must be one of {', '.join(KINDS)}, got '{self.kind}'.")
         if self.labels not in LABELS:
             raise ArborError(f"--labels must be one of {', '.join(LABELS)}, got '{self.labels}'.")
-        flags = {"rollouts": "--rollouts", "n_problems": "--problems", "eval_problems": "--eval-problems",
-                 "max_steps": "--max-steps", "batch_size": "--batch-size"}
-        for name, flag in flags.items():
-            if getattr(self, name) < 1:
-                raise ArborError(f"{flag} must be at least 1, got {getattr(self, name)}.")
         if self.samples < 0:
             raise ArborError(f"--samples must be 0 (the task's own traces only) or more, got {self.samples}.")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ArborError(f"--lr must be a positive number, got {self.learning_rate}.")
+        check_numbers(self, at_least_one=("rollouts", "n_problems", "eval_problems", "max_steps", "batch_size"),
+                      positive=("learning_rate",), shown=FLAGS)
 
 
 def with_wrong_step(task: Task, problems: Sequence[Problem], rng: random.Random) -> list[str]:
