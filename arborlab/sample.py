@@ -339,8 +339,7 @@ def _generate_arbor(model, input_ids, attention_mask, max_new_tokens, temperatur
     recording = prefix_cache is not None and isinstance(decoder, _LlamaDecoder)
     entries = [prefix_cache.get(prompt) for prompt in prompt_ids] if recording else []
     if recording and all(entry is not None for entry in entries):
-        rows = _by_source(entries).to(device)  # batch rows grouped by the buffers their caches lie in
-        logits = decoder.resume([entries[i] for i in rows.tolist()], input_ids[rows, -1])
+        logits, rows = _resume_shared(decoder, entries, input_ids)
         prefix_cache.resumed_calls += 1
     else:
         logits = _prefill_shared(decoder, input_ids, attention_mask)
@@ -381,6 +380,30 @@ def _by_source(entries: Sequence[_CacheEntry]) -> torch.Tensor:
     first_seen: dict[int, int] = {}
     source = [first_seen.setdefault(id(entry.keys), len(first_seen)) for entry in entries]
     return torch.tensor(sorted(range(len(entries)), key=source.__getitem__))
+
+
+def _resume_shared(decoder: _LlamaDecoder, entries: Sequence[_CacheEntry], input_ids: torch.Tensor):
+    """Resume from cached prompts, feeding each distinct one once (a beam's children all continue
+    it), as `_prefill_shared` does for a prefill. entries: one per prompt (equal prompts get the same
+    entry); input_ids: [prompts, width]. Returns the logits [batch, vocab] and the prompt each batch
+    row continues [batch]: the distinct prompts first, then the repeats, each part grouped by the
+    buffers their caches lie in (see `_by_source`).
+    """
+    batch_row: dict[int, int] = {}  # id(entry) → the row of its first prompt among the distinct ones
+    firsts, repeats = [], []
+    for prompt, entry in enumerate(entries):
+        if id(entry) in batch_row:
+            repeats.append(prompt)
+        else:
+            batch_row[id(entry)] = len(firsts)
+            firsts.append(prompt)
+    firsts = [firsts[i] for i in _by_source([entries[p] for p in firsts]).tolist()]
+    batch_row = {id(entries[p]): row for row, p in enumerate(firsts)}
+    repeats = [repeats[i] for i in _by_source([entries[p] for p in repeats]).tolist()] if repeats else []
+    order = firsts + repeats
+    repeat_of = torch.tensor([batch_row[id(entries[p])] for p in repeats], dtype=torch.long, device=input_ids.device)
+    logits = decoder.resume([entries[p] for p in order], input_ids[order, -1], repeat_of)
+    return logits, torch.tensor(order, device=input_ids.device)
 
 
 def _runs(keys: Sequence) -> list[tuple[int, int]]:
@@ -612,9 +635,13 @@ class _LlamaDecoder:
             for row in batch_rows.tolist()
         ]
 
-    def resume(self, entries: Sequence[_CacheEntry], last_tokens: torch.Tensor) -> torch.Tensor:
+    def resume(self, entries: Sequence[_CacheEntry], last_tokens: torch.Tensor,
+               repeat_of: torch.Tensor | None = None) -> torch.Tensor:
         """Start from cached prefixes instead of a prefill: each row's cache holds every token of its
         prompt but the last, `last_tokens` [batch], which is fed now. Returns logits [batch, vocab].
+
+        repeat_of [repeats]: the last `repeats` rows repeat earlier rows (these ones), prompt and
+        all; only the rows before them are fed, and the repeats get copies of what they write.
 
         The rows are laid out left-padded like a prefill's (shorter caches end where the longest
         does). Rows whose caches lie in the same buffers (one earlier call's) must be next to each
@@ -647,7 +674,23 @@ class _LlamaDecoder:
         if bool((spans != width).any()):
             self.mask = (torch.arange(self.max_length)[None, None, None, :] >= (width - spans)[:, None, None, None]).to(device)
         self.positions = (spans - 1)[:, None].to(device)
-        return self.step(last_tokens)
+        if repeat_of is None or len(repeat_of) == 0:
+            return self.step(last_tokens)
+        return self._step_distinct(last_tokens, repeat_of)
+
+    def _step_distinct(self, tokens: torch.Tensor, repeat_of: torch.Tensor) -> torch.Tensor:
+        """`step` for the first rows only (a view of the buffers), then the keys and values written
+        copied to the last `len(repeat_of)` rows from the rows they repeat. tokens: [batch] → [batch, vocab]."""
+        distinct = len(tokens) - len(repeat_of)
+        keys, values, positions, mask = self.keys, self.values, self.positions, self.mask
+        self.keys, self.values = [buffer[:distinct] for buffer in keys], [buffer[:distinct] for buffer in values]
+        self.positions, self.mask = positions[:distinct], None if mask is None else mask[:distinct]
+        logits = self.step(tokens[:distinct])
+        self.keys, self.values, self.positions, self.mask = keys, values, positions + 1, mask
+        written = self.length - 1
+        for buffer in (*keys, *values):
+            buffer[distinct:, :, written] = buffer[repeat_of, :, written]
+        return torch.cat([logits, logits[repeat_of]])
 
     @staticmethod
     def _gather_positions(entries: Sequence[_CacheEntry], width: int, heads: int, source_length: int) -> torch.Tensor:

@@ -269,8 +269,9 @@ def test_a_prefix_cache_continues_completions_without_re_reading_them(model, pro
     assert tokens_of(sample(model, mixed, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
         sample(model, mixed, 8, temperature=0, stop_ids=()))
     assert cache.resumed_calls == 3 * int(fast)
-    # repeated prompts (beam search continues each kept beam M times): each copy continues alike
-    repeated = [continued[1], continued[0], continued[1], continued[1]]
+    # repeated prompts (beam search continues each kept beam M times), from two earlier calls: each
+    # distinct prompt is fed once and copied, and every copy continues as a fresh prefill of it would
+    repeated = [continued[1], whole[0], continued[0], continued[1], whole[0], continued[1]]
     assert tokens_of(sample(model, repeated, 8, temperature=0, stop_ids=(), prefix_cache=cache)) == tokens_of(
         sample(model, repeated, 8, temperature=0, stop_ids=()))
     assert cache.resumed_calls == 4 * int(fast)
