@@ -24,7 +24,7 @@ single-threaded CPU runs bit-identical; with more threads a shrunk batch can dif
 tie. Use ``backend="hf"`` where bit-identity with transformers matters.
 
 A `PrefixCache` passed to ``sample`` lets a later call continue this call's completions without
-re-reading them (step-wise search does this every round). Their keys and values then come from
+re-reading them (step-wise search does this every round); prompts such a call repeats are fed once. Their keys and values then come from
 decoding steps, not a prefill, so such a call matches an uninterrupted run of the same rows rather
 than ``generate`` on the longer prompts.
 
