@@ -6,7 +6,7 @@
   (left-padded, with position ids from the attention mask, exactly as ``generate`` builds them);
   then each step feeds one token per row. Llama and Qwen2 models with SDPA attention take a fast
   path: the decoder layers are written out with the same torch calls transformers makes, over a
-  preallocated KV cache, with none of the per-step mask building, cache concatenation and module
+  KV cache allocated ahead in chunks, with none of the per-step mask building, cache concatenation and module
   plumbing of ``generate``. Every other model runs its own forward with a ``DynamicCache``.
   Rows that finish are dropped from the batch, so the batch shrinks as sequences end.
 * ``"hf"``: transformers' ``generate`` with the same stopping rules (the reference in the tests).
@@ -560,7 +560,7 @@ def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor
 
 
 class _LlamaDecoder:
-    """Llama-family decoding (Llama, Qwen2; SDPA attention) with a preallocated KV cache.
+    """Llama-family decoding (Llama, Qwen2; SDPA attention) with a KV cache allocated ahead.
 
     Each step makes the torch calls transformers' decoder layers make, in the same order on the
     same shapes, so the logits are bit-identical to ``generate``'s, while skipping its per-step
