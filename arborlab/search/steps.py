@@ -25,6 +25,8 @@ from arborlab.tasks import Problem, Task
 from arborlab.text import ANSWER_CLOSE, THINK_OPEN
 from arborlab.train.batches import prompt_ids
 
+OPENING_LINE = THINK_OPEN + "\n"  # every completion starts with it (forced, not sampled)
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -60,10 +62,8 @@ class Policy:
         self.prefix_cache = PrefixCache()
         self.end_ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.answer_close = self._encode(ANSWER_CLOSE)
-        self.opening = self._encode(THINK_OPEN + "\n")
-        if max_new_tokens <= len(self.opening):
-            raise ArborError(f"max_new_tokens must be more than the {len(self.opening)} tokens of the opening "
-                             f"'{THINK_OPEN}' line that every completion starts with, got {max_new_tokens}.")
+        self.opening = self._encode(OPENING_LINE)
+        check_room(tokenizer, max_new_tokens)
         if max_step_tokens < 1 or batch_size < 1:
             raise ArborError(f"max_step_tokens and batch_size must be at least 1, got {max_step_tokens} and {batch_size}.")
         self.newline_ids = newline_token_ids(tokenizer)
@@ -161,6 +161,14 @@ class Policy:
                 budget.flops += cost
                 budget.seconds += seconds * cost / sum(costs)
         return results
+
+
+def check_room(tokenizer, max_new_tokens: int) -> None:
+    """Refuse, in one sentence, a `max_new_tokens` that leaves no token after the opening line."""
+    opening = len(tokenizer(OPENING_LINE, add_special_tokens=False)["input_ids"])
+    if max_new_tokens <= opening:
+        raise ArborError(f"max_new_tokens must be more than the {opening} tokens of the opening "
+                         f"'{THINK_OPEN}' line that every completion starts with, got {max_new_tokens}.")
 
 
 def newline_token_ids(tokenizer) -> frozenset[int]:

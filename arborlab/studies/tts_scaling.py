@@ -44,8 +44,10 @@ from arborlab.models import load_model
 from arborlab.report import image, plt, save_figure, table, write_report
 from arborlab.search.base import SearchConfig
 from arborlab.search.scaling import COMPUTE_OPTIMAL, run_scaling, table_rows
+from arborlab.search.steps import OPENING_LINE, check_room
 from arborlab.studies.common import trained_model
 from arborlab.tasks import get_task
+from arborlab.tokenizer import build_tokenizer
 from arborlab.train.prm import PRMConfig, train_prm
 from arborlab.train.sft import SFTConfig
 
@@ -120,7 +122,9 @@ def run_tts_study(study: TTSStudy, out: Path | str, show_progress: bool = True) 
     out = Path(out)
     study = dataclasses.replace(study, sft=dict(study.sft))
     study.check()
-    given = _given_policy(study.model_dir) if study.model_dir else None
+    given = _given_policy(study.model_dir, study.max_new_tokens) if study.model_dir else None
+    if given is None:  # the tokenizer SFT will build splits the opening line as one built from it alone does
+        check_room(build_tokenizer([OPENING_LINE], study.sft_config().numbers), study.max_new_tokens)
     _record_settings(out, study)
     if given is None:
         trained = trained_model(study.sft_config(), out / "policy", show_progress)
@@ -148,14 +152,16 @@ def run_tts_study(study: TTSStudy, out: Path | str, show_progress: bool = True) 
     return result
 
 
-def _given_policy(model_dir: str) -> Path:
-    """The policy folder `model_dir` (or its final/), checked to load as a causal LM with a tokenizer."""
+def _given_policy(model_dir: str, max_new_tokens: int) -> Path:
+    """The policy folder `model_dir` (or its final/), checked to load as a causal LM with a tokenizer
+    that leaves room for `max_new_tokens` after the opening line."""
     folder = Path(model_dir)
     if (folder / "final" / "config.json").is_file():
         folder = folder / "final"
     _, tokenizer = load_model(folder)
     if tokenizer is None:
         raise ArborError(f"{folder} has no tokenizer; the policy needs the one it was trained with beside it.")
+    check_room(tokenizer, max_new_tokens)
     return folder
 
 

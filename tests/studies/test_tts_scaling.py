@@ -177,6 +177,8 @@ def test_a_rerun_reuses_every_stage_and_refuses_other_settings(tmp_path, monkeyp
         (dict(difficulty={"n_numbers": 9}), "difficulty knob 'n_numbers' must be an integer from 2 to 6"),
         (dict(beam_width=0), "--beam-width must be at least 1"),
         (dict(prm_steps=0), "--prm-steps must be at least 1"),
+        # no room after the opening line: refused before the policy's minutes of training, not after
+        (dict(max_new_tokens=2), "max_new_tokens must be more than the 2 tokens of the opening '<think>' line"),
     ],
 )
 def test_bad_settings_are_one_sentence_and_write_nothing(tmp_path, settings, fragment):
