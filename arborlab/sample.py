@@ -6,8 +6,8 @@
   (left-padded, with position ids from the attention mask, exactly as ``generate`` builds them);
   then each step feeds one token per row. Llama and Qwen2 models with SDPA attention take a fast
   path: the decoder layers are written out with the same torch calls transformers makes, over a
-  KV cache allocated ahead in chunks, with none of the per-step mask building, cache concatenation and module
-  plumbing of ``generate``. Every other model runs its own forward with a ``DynamicCache``.
+  KV cache allocated ahead in chunks, with none of the per-step mask building, cache
+  concatenation and module plumbing of ``generate``. Every other model runs its own forward with a ``DynamicCache``.
   Rows that finish are dropped from the batch, so the batch shrinks as sequences end.
 * ``"hf"``: transformers' ``generate`` with the same stopping rules (the reference in the tests).
 * ``"vllm"``: vLLM, where it is installed (an optional extra; see `arborlab.sample_vllm`).
@@ -24,9 +24,9 @@ single-threaded CPU runs bit-identical; with more threads a shrunk batch can dif
 tie. Use ``backend="hf"`` where bit-identity with transformers matters.
 
 A `PrefixCache` passed to ``sample`` lets a later call continue this call's completions without
-re-reading them (step-wise search does this every round); prompts such a call repeats are fed once. Their keys and values then come from
-decoding steps, not a prefill, so such a call matches an uninterrupted run of the same rows rather
-than ``generate`` on the longer prompts.
+re-reading them (step-wise search does this every round), feeding a prompt it repeats once. Their
+keys and values then come from decoding steps, not a prefill, so such a call matches an
+uninterrupted run of the same rows rather than ``generate`` on the longer prompts.
 
 Only the arguments decide how tokens are chosen: a model's ``generation_config`` (top-k,
 repetition penalty …) is ignored, and dropout is never applied.
@@ -390,14 +390,11 @@ def _resume_shared(decoder: _LlamaDecoder, entries: Sequence[_CacheEntry], input
     row continues [batch]: the distinct prompts first, then the repeats, each part grouped by the
     buffers their caches lie in (see `_by_source`).
     """
-    batch_row: dict[int, int] = {}  # id(entry) → the row of its first prompt among the distinct ones
-    firsts, repeats = [], []
+    seen: set[int] = set()
+    firsts, repeats = [], []  # the first prompt with each entry, and the prompts repeating one
     for prompt, entry in enumerate(entries):
-        if id(entry) in batch_row:
-            repeats.append(prompt)
-        else:
-            batch_row[id(entry)] = len(firsts)
-            firsts.append(prompt)
+        (repeats if id(entry) in seen else firsts).append(prompt)
+        seen.add(id(entry))
     firsts = [firsts[i] for i in _by_source([entries[p] for p in firsts]).tolist()]
     batch_row = {id(entries[p]): row for row, p in enumerate(firsts)}
     repeats = [repeats[i] for i in _by_source([entries[p] for p in repeats]).tolist()] if repeats else []
@@ -610,14 +607,15 @@ class _LlamaDecoder:
     def _grow(self) -> None:
         """Reallocate the full cache buffers (and mask) with room for more positions."""
         capacity = self._capacity()
-        self.keys = [self._copy(buffer, capacity) for buffer in self.keys]
-        self.values = [self._copy(buffer, capacity) for buffer in self.values]
+        self.keys = [self._with_capacity(buffer, capacity) for buffer in self.keys]
+        self.values = [self._with_capacity(buffer, capacity) for buffer in self.values]
         if self.mask is not None:
             mask = self.mask.new_ones((*self.mask.shape[:3], capacity))
             mask[..., : self.length] = self.mask[..., : self.length]
             self.mask = mask
 
-    def _copy(self, buffer: torch.Tensor, capacity: int) -> torch.Tensor:
+    def _with_capacity(self, buffer: torch.Tensor, capacity: int) -> torch.Tensor:
+        """A copy of buffer [batch, heads, old capacity, head_dim]'s filled positions in one of `capacity`."""
         grown = buffer.new_empty((*buffer.shape[:2], capacity, buffer.shape[3]))
         grown[:, :, : self.length] = buffer[:, :, : self.length]
         return grown
@@ -714,7 +712,7 @@ class _LlamaDecoder:
         keys, values, positions, mask = self.keys, self.values, self.positions, self.mask
         self.keys, self.values = [buffer[:distinct] for buffer in keys], [buffer[:distinct] for buffer in values]
         self.positions, self.mask = positions[:distinct], None if mask is None else mask[:distinct]
-        logits = self.step(tokens[:distinct])
+        logits = self.step(tokens[:distinct])  # never grows the views: a resume leaves room (`_capacity`)
         self.keys, self.values, self.positions, self.mask = keys, values, positions + 1, mask
         written = self.length - 1
         for buffer in (*keys, *values):
