@@ -24,6 +24,10 @@ def test_a_trace_is_scored_at_each_step_end_and_at_the_answer():
     ends = [tokenizer.decode([item.ids[p]]) for p in item.positions]
     assert ends == ["\n"] * (len(ends) - 1) + ["</answer>"] and item.answered
     assert len(ends) == completion.count("\n")  # every step line ends in a newline; then the answer
+    # a memo shared between calls (search's) encodes alike, the second time from the memo alone
+    pieces = {}
+    assert encode_trace(tokenizer, task.prompt(problem), completion, pieces) == item
+    assert encode_trace(tokenizer.__class__.__new__(tokenizer.__class__), task.prompt(problem), completion, pieces) == item
 
 
 def test_math_shepherd_agreement_matches_hand_counts():

@@ -21,6 +21,7 @@ from typing import Sequence
 
 from arborlab.errors import ArborError
 from arborlab.search.budget import Budget, FlopCounter
+from arborlab.search.scorer_cache import IncrementalScorer
 from arborlab.tasks import Problem, Task
 from arborlab.text import extract_answer, split_steps
 
@@ -73,17 +74,20 @@ class LearnedVerifier:
         self.task = task
         self.model, self.tokenizer = load_scorer(folder)
         self.flops = FlopCounter(self.model)
-        self.batch_size = batch_size
+        self.scorer = IncrementalScorer(self.model, batch_size)  # reads only what a trace adds to the last call's
+        self.pieces: dict = {}  # encode_trace's memo of prompts and step lines
 
     def scores(self, problems: Sequence[Problem], texts: Sequence[str], done: Sequence[bool],
                budgets: Sequence[Budget]) -> list[list[float]]:
         """Per completion: the model's score at each step end, then at the answer's end when done."""
-        from arborlab.train.prm import encode_trace, score_positions
+        from arborlab.train.prm import encode_trace
 
-        encoded = [encode_trace(self.tokenizer, self.task.prompt(p), t) for p, t in zip(problems, texts)]
-        results = score_positions(self.model, encoded, self.batch_size)
-        for scores, item, ended, budget in zip(results, encoded, done, budgets):
-            budget.verifier_flops += self.flops.forward(0, len(item.ids))
+        if len(self.pieces) > 100_000:  # a long run's memo: start afresh rather than grow without bound
+            self.pieces = {}
+        encoded = [encode_trace(self.tokenizer, self.task.prompt(p), t, self.pieces) for p, t in zip(problems, texts)]
+        results, cached = self.scorer.scores(encoded)
+        for scores, item, read, ended, budget in zip(results, encoded, cached, done, budgets):
+            budget.verifier_flops += self.flops.forward(read, len(item.ids))
             if ended and not item.answered:
                 scores.append(0.0)  # ended without an answer: cut off at the length limit
         if self.kind == "orm":  # an ORM judges the whole completion at its last position only

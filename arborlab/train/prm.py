@@ -62,20 +62,31 @@ class Encoded:
     answered: bool
 
 
-def encode_trace(tokenizer, prompt: str, completion: str) -> Encoded:
+def encode_trace(tokenizer, prompt: str, completion: str, pieces: dict | None = None) -> Encoded:
     """Ids of ``<bos> prompt \\n <think>\\n`` + one line per step + the answer, with the scored positions.
 
     The completion is rebuilt from its steps and answer (see `arborlab.text`), piece by piece, so
-    the position of every step end is known exactly.
+    the position of every step end is known exactly. pieces: a memo of those pieces' ids, for
+    callers that encode the same prompts and lines again and again (search scores every child of
+    a beam, and each repeats its parent's lines).
     """
-    ids = prompt_ids(tokenizer, prompt) + _encode(tokenizer, THINK_OPEN + "\n")
+    pieces = {} if pieces is None else pieces
+
+    def encoded(key: tuple[str, str]) -> list[int]:  # ("head", prompt) or ("piece", text)
+        if key not in pieces:
+            kind, text = key
+            head = kind == "head"
+            pieces[key] = prompt_ids(tokenizer, text) + _encode(tokenizer, THINK_OPEN + "\n") if head else _encode(tokenizer, text)
+        return pieces[key]
+
+    ids = list(encoded(("head", prompt)))
     positions = []
     for step in split_steps(completion):
-        ids += _encode(tokenizer, step + "\n")
+        ids += encoded(("piece", step + "\n"))
         positions.append(len(ids) - 1)
     answer = extract_answer(completion)
     if answer is not None:
-        ids += _encode(tokenizer, f"{THINK_CLOSE}{ANSWER_OPEN}{answer}{ANSWER_CLOSE}")
+        ids += encoded(("piece", f"{THINK_CLOSE}{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"))
         positions.append(len(ids) - 1)
     return Encoded(ids, positions, answer is not None)
 
