@@ -20,8 +20,8 @@ from typing import Sequence
 import torch
 from transformers import DynamicCache
 
-from arborlab.sample import _cache_argument
-from arborlab.train.prm import Encoded
+from arborlab.sample import _accepts, _cache_argument
+from arborlab.train.prm import Encoded, score_positions
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,13 @@ class IncrementalScorer:
         self.model, self.batch_size = model, batch_size
         self.pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         self._last: dict[tuple[int, ...], _Scored] = {}
+        # a scorer whose forward takes no cache or position ids is read whole, every time
+        self.incremental = _accepts(model, "position_ids") and (_accepts(model, "cache") or _accepts(model, "past_key_values"))
 
     def scores(self, items: Sequence[Encoded]) -> tuple[list[list[float]], list[int]]:
         """The scores of each item, and how many of its leading tokens came from the last call."""
+        if not self.incremental:
+            return score_positions(self.model, items, self.batch_size), [0] * len(items)
         prefixes = [self._prefix(item) for item in items]
         cached = [0 if prefix is None else prefix.end - prefix.start for prefix in prefixes]
         # rows with as many new tokens next to each other: less padding

@@ -57,3 +57,15 @@ def test_traces_that_continue_the_last_calls_score_as_whole_forwards_do(scorer_m
     scores, cached = scorer.scores(grandchildren)
     assert cached == [len(child.ids) for child in children]
     assert_whole_forward_scores(scorer_model, grandchildren, scores)
+
+
+def test_a_scorer_that_takes_no_cache_is_read_whole(scorer_model):
+    rng = random.Random(1)
+    items = [extended(Encoded([rng.randrange(1, VOCAB) for _ in range(6)], [], False), rng, steps=2) for _ in range(3)]
+    scorer = IncrementalScorer(scorer_model)
+    scorer.incremental = False  # as for a forward without cache or position ids (checked from its signature)
+    scorer.scores(items)
+    children = [extended(item, rng) for item in items]
+    scores, cached = scorer.scores(children)
+    assert cached == [0, 0, 0]
+    assert_whole_forward_scores(scorer_model, children, scores)
