@@ -36,6 +36,7 @@ class Journal:
         self.pieces_path = self.folder / "pieces.jsonl"
         self.done: dict[str, Any] = {}
         self._stale = False  # a journal of other settings, to discard at the first write
+        self._torn = False  # pieces.jsonl ends in a line a kill cut short: start the next one on a new line
         settings_path = self.folder / "settings.json"
         if settings_path.is_file():
             before = json.loads(settings_path.read_text())
@@ -46,7 +47,9 @@ class Journal:
                                      "rerun with those settings to finish it, or pass --overwrite to discard it.")
                 self._stale = True
             elif self.pieces_path.is_file():
-                for line in self.pieces_path.read_text().splitlines():
+                text = self.pieces_path.read_text()
+                self._torn = bool(text) and not text.endswith("\n")
+                for line in text.splitlines():
                     try:
                         piece = json.loads(line)
                     except json.JSONDecodeError:  # the line a kill cut short
@@ -67,9 +70,8 @@ class Journal:
             line = json.dumps({"key": key, "value": make()})
             self._prepare_folder()
             with open(self.pieces_path, "a", encoding="utf-8") as stream:
-                if stream.tell() and not self._ends_with_newline():
-                    stream.write("\n")  # after a line a kill cut short
-                stream.write(line + "\n")
+                stream.write(("\n" if self._torn else "") + line + "\n")
+                self._torn = False
                 stream.flush()
                 os.fsync(stream.fileno())
             self.done[key] = json.loads(line)["value"]
@@ -84,11 +86,6 @@ class Journal:
         if not settings_path.is_file():
             with atomic_file(settings_path) as stream:
                 json.dump(self.settings, stream, indent=2)
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.pieces_path, "rb") as stream:
-            stream.seek(-1, os.SEEK_END)
-            return stream.read(1) == b"\n"
 
     def finish(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -404,6 +404,54 @@ def _resume_shared(decoder: _LlamaDecoder, entries: Sequence[_CacheEntry], input
     return logits, torch.tensor(order, device=input_ids.device)
 
 
+def lay_out_cached(entries: Sequence, width: int, capacity: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Keys and values, per layer, of rows continuing cached spans: new buffers [len(entries),
+    kv_heads, capacity, head_dim] whose first `width` positions hold each entry's cached positions
+    right-aligned (left-padded, as a prefill lays out prompts). None entries (rows with nothing
+    cached) get zeros there.
+
+    entries: `_CacheEntry`-like (keys and values: per-layer buffers [batch, kv_heads, length,
+    head_dim]; row, start, end), those lying in the same buffers next to each other (see
+    `_by_source`). For each such run, one index_select per layer gathers every position of the new
+    layout, [rows, heads, width], as head_dim-long rows of the flattened source (padding positions
+    repeat a row's first cached position: masked, and finite, as they must be, since 0 x NaN is
+    NaN), and one block copy puts them in the new buffer. Scattering the positions with index_copy_
+    instead took about 4 times as long as gathering them.
+    """
+    layers = next(entry for entry in entries if entry is not None).keys
+    like = layers[0]  # [batch, kv_heads, length, head_dim], as every layer's
+    heads, head_dim = like.shape[1], like.shape[3]
+    runs = []  # (an entry of the source, or None; its rows first..end-1; their flat positions)
+    for first, end in _runs([None if entry is None else id(entry.keys) for entry in entries]):
+        source = entries[first]
+        positions = None if source is None else _gathered_positions(entries[first:end], width, heads, source.keys[0].shape[2])
+        runs.append((source, first, end, None if positions is None else positions.to(like.device)))
+    keys, values = [], []
+    for layer in range(len(layers)):
+        for buffers, name in ((keys, "keys"), (values, "values")):
+            buffer = like.new_empty(len(entries), heads, capacity, head_dim)
+            for source, first, end, positions in runs:
+                if source is None:
+                    buffer[first:end, :, :width] = 0
+                else:
+                    block = getattr(source, name)[layer].view(-1, head_dim).index_select(0, positions)
+                    buffer[first:end, :, :width] = block.view(end - first, heads, width, head_dim)
+            buffers.append(buffer)
+    return keys, values
+
+
+def _gathered_positions(entries: Sequence, width: int, heads: int, source_length: int) -> torch.Tensor:
+    """Indices [len(entries) * heads * width] into a flattened [batch * heads * length, head_dim]
+    source buffer: for each entry, head by head, its positions start..end-1 right-aligned to end
+    at `width`, the `width - (end - start)` padding positions before them pointing at `start`."""
+    rows = torch.tensor([entry.row for entry in entries])[:, None, None]
+    starts = torch.tensor([entry.start for entry in entries])[:, None, None]
+    pads = width - torch.tensor([entry.end - entry.start for entry in entries])[:, None, None]
+    offsets = (torch.arange(width)[None, None, :] - pads).clamp(min=0)  # [entries, 1, width]
+    head = torch.arange(heads)[None, :, None]
+    return ((rows * heads + head) * source_length + starts + offsets).reshape(-1)
+
+
 def _runs(keys: Sequence) -> list[tuple[int, int]]:
     """(start, end) of each run of equal neighbours in `keys`."""
     bounds = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
@@ -670,33 +718,13 @@ class _LlamaDecoder:
         all; only the rows before them are fed, and the repeats get copies of what they write.
 
         The rows are laid out left-padded like a prefill's (shorter caches end where the longest
-        does). Rows whose caches lie in the same buffers (one earlier call's) must be next to each
-        other (see `_by_source`): for each such run, one index_select per layer gathers every
-        position of the new layout, [rows, heads, width], as head_dim-long rows of the flattened
-        source (padding positions repeat a row's first cached position: masked, and finite, as they
-        must be, since 0 x NaN is NaN), and one block copy puts them in the new buffer. Scattering
-        the positions with index_copy_ instead took about 4 times as long as gathering them.
+        does; see `lay_out_cached`, whose order they must be in).
         """
-        batch = len(entries)
         spans = torch.tensor([entry.end - entry.start for entry in entries])
         self.length = width = int(spans.max())
         device = last_tokens.device
-        like = entries[0].keys[0]  # [batch, kv_heads, length, head_dim], as every layer's
-        heads, head_dim = like.shape[1], like.shape[3]
-        copies = []  # (an entry of the source, its rows first..end-1 in the batch, their flat positions)
-        for first, end in _runs([id(entry.keys) for entry in entries]):
-            source = entries[first]
-            positions = self._gather_positions(entries[first:end], width, heads, source.keys[0].shape[2])
-            copies.append((source, first, end, positions.to(device)))
-        self.keys, self.values = [], []
         capacity = self._capacity()
-        for layer in range(len(self.layers)):
-            for buffers, name in ((self.keys, "keys"), (self.values, "values")):
-                buffer = like.new_empty(batch, heads, capacity, head_dim)
-                for source, first, end, positions in copies:
-                    block = getattr(source, name)[layer].view(-1, head_dim).index_select(0, positions)
-                    buffer[first:end, :, :width] = block.view(end - first, heads, width, head_dim)
-                buffers.append(buffer)
+        self.keys, self.values = lay_out_cached(entries, width, capacity)
         self.mask = None
         if bool((spans != width).any()):
             self.mask = (torch.arange(capacity)[None, None, None, :] >= (width - spans)[:, None, None, None]).to(device)
@@ -718,18 +746,6 @@ class _LlamaDecoder:
         for buffer in (*keys, *values):
             buffer[distinct:, :, written] = buffer[repeat_of, :, written]
         return torch.cat([logits, logits[repeat_of]])
-
-    @staticmethod
-    def _gather_positions(entries: Sequence[_CacheEntry], width: int, heads: int, source_length: int) -> torch.Tensor:
-        """Indices [len(entries) * heads * width] into a flattened [batch * heads * length, head_dim]
-        source buffer: for each entry, head by head, its positions start..end-1 right-aligned to end
-        at `width`, the `width - (end - start)` padding positions before them pointing at `start`."""
-        rows = torch.tensor([entry.row for entry in entries])[:, None, None]
-        starts = torch.tensor([entry.start for entry in entries])[:, None, None]
-        pads = width - torch.tensor([entry.end - entry.start for entry in entries])[:, None, None]
-        offsets = (torch.arange(width)[None, None, :] - pads).clamp(min=0)  # [entries, 1, width]
-        head = torch.arange(heads)[None, :, None]
-        return ((rows * heads + head) * source_length + starts + offsets).reshape(-1)
 
     def keep(self, rows: torch.Tensor) -> None:
         """Keep only these batch rows. rows: [new_batch] indices (repeats copy a row)."""

@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 from transformers import DynamicCache
 
-from arborlab.sample import _accepts, _cache_argument
+from arborlab.sample import _accepts, _cache_argument, lay_out_cached
 from arborlab.train.prm import Encoded, score_positions
 
 
@@ -61,7 +61,7 @@ class IncrementalScorer:
         self.model.eval()
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
-                chunk = order[start: start + self.batch_size]
+                chunk = self._by_source(order[start: start + self.batch_size], prefixes)
                 for index, kept in zip(chunk, self._score([items[i] for i in chunk], [prefixes[i] for i in chunk])):
                     results[index] = kept.scores
                     item = items[index]
@@ -71,6 +71,14 @@ class IncrementalScorer:
         self.model.train(was_training)
         self._last = scored
         return results, cached
+
+    @staticmethod
+    def _by_source(chunk: list[int], prefixes: Sequence[_Scored | None]) -> list[int]:
+        """The chunk's items with those whose prefixes lie in the same cache next to each other
+        (first seen first), as `lay_out_cached` needs."""
+        rank: dict[int | None, int] = {}
+        source = [None if prefixes[i] is None else id(prefixes[i].keys) for i in chunk]
+        return [i for _, i in sorted(zip([rank.setdefault(s, len(rank)) for s in source], chunk), key=lambda pair: pair[0])]
 
     def _prefix(self, item: Encoded) -> _Scored | None:
         """The longest of `item`'s scored prefixes (ids up to a scored position) kept from the last call."""
@@ -95,8 +103,8 @@ class IncrementalScorer:
         positions = torch.tensor(cached)[:, None] + torch.arange(width)[None, :]
         cache = DynamicCache(config=self.model.config)
         if past:
-            for layer in range(self.model.config.num_hidden_layers):
-                cache.update(*self._layout(prefixes, layer, past), layer)
+            for layer, (keys, values) in enumerate(zip(*lay_out_cached(prefixes, past, past))):
+                cache.update(keys, values, layer)
         output = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                             use_cache=True, **{_cache_argument(self.model): cache})
         logits = output.logits[..., 0].float().sigmoid().tolist()  # [batch, width]
@@ -108,16 +116,3 @@ class IncrementalScorer:
             scores += [logits[row][p - done] for p in item.positions if p >= done]
             kept.append(_Scored(keys, values, row, past - done, past + len(item.ids) - done, scores))
         return kept
-
-    def _layout(self, prefixes: Sequence[_Scored | None], layer: int, past: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values [batch, kv_heads, past, head_dim] of one layer: each row's cached prefix,
-        right-aligned; zeros before it (masked, and finite, as they must be: 0 x NaN is NaN)."""
-        like = next(prefix for prefix in prefixes if prefix is not None).keys[layer]
-        keys = like.new_zeros((len(prefixes), like.shape[1], past, like.shape[3]))
-        values = torch.zeros_like(keys)
-        for row, prefix in enumerate(prefixes):
-            if prefix is not None:
-                span = prefix.end - prefix.start
-                keys[row, :, past - span:] = prefix.keys[layer][prefix.row, :, prefix.start: prefix.end]
-                values[row, :, past - span:] = prefix.values[layer][prefix.row, :, prefix.start: prefix.end]
-        return keys, values

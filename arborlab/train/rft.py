@@ -69,11 +69,10 @@ class RFTConfig:
     def check(self) -> None:
         if not self.init:
             raise ArborError("RFT needs a model to improve: give --init MODEL_DIR (e.g. an SFT run's final folder).")
-        if min(self.rounds, self.problems_per_round, self.samples, self.keep_per_problem, self.steps_per_round, self.batch_size) < 1:
-            raise ArborError("rounds, problems_per_round, samples, keep_per_problem, steps_per_round and batch_size must be at least 1.")
         if self.temperature <= 0:
             raise ArborError(f"RFT samples, so temperature must be positive, got {self.temperature}.")
-        check_numbers(self, at_least_one=("pool_size", "max_new_tokens", "eval_problems", "keep_checkpoints"),
+        check_numbers(self, at_least_one=("rounds", "problems_per_round", "samples", "keep_per_problem", "steps_per_round",
+                                          "batch_size", "pool_size", "max_new_tokens", "eval_problems", "keep_checkpoints"),
                       at_least_zero=("weight_decay",), positive=("learning_rate", "grad_clip"))
 
 
